@@ -1,0 +1,707 @@
+//! An offline stand-in for `POST /api/pubsub/tokens`, for tests, demos and offline use.
+//!
+//! [`FakeServer`] is a small HTTP server on `127.0.0.1` (random port). It checks
+//! Basic auth, validates the JSON body against the published rules (returning
+//! SignalWire-shaped `400`, `401`, `404` and `422` errors) and mints JWT-shaped
+//! tokens. It never calls the rest of this crate, so the client and the fake check
+//! each other. Use [`FakeServer::respond_next`] to script a reply (a `429`, a `500`,
+//! a malformed body, ...) for the next request.
+//!
+//! ```rust
+//! use signalwire_pubsub::fake::{FakeResponse, FakeServer};
+//! use std::io::{Read, Write};
+//!
+//! let server = FakeServer::start("project", "secret")?;
+//! server.respond_next(FakeResponse::json(429, r#"{"error":"Too Many Requests"}"#));
+//!
+//! let mut stream = std::net::TcpStream::connect(server.addr())?;
+//! let request = "POST /api/pubsub/tokens HTTP/1.1\r\nHost: localhost\r\n\
+//!                Connection: close\r\nContent-Length: 0\r\n\r\n";
+//! stream.write_all(request.as_bytes())?;
+//! let mut response = String::new();
+//! stream.read_to_string(&mut response)?;
+//!
+//! assert!(response.starts_with("HTTP/1.1 429"));
+//! assert_eq!(server.requests()[0].path, "/api/pubsub/tokens");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use miniserde::json::{self, Number, Object, Value};
+use std::collections::{hash_map::RandomState, VecDeque};
+use std::fmt;
+use std::hash::BuildHasher;
+use std::io::{self, Cursor, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const TOKENS_PATH: &str = "/api/pubsub/tokens";
+const MAX_BODY: usize = 1024 * 1024;
+const MAX_TTL: u64 = 43_200;
+const MAX_CHANNELS: usize = 500;
+/// For channel names and `member_id`.
+const MAX_NAME_CHARS: usize = 250;
+const MAX_STATE_CHARS: usize = 2_000;
+const ERROR_DOCS: &str = "https://developer.signalwire.com/rest/overview/error-codes";
+/// How long `Drop` waits for a request that is still being read before giving up on it.
+const DROP_GRACE: Duration = Duration::from_secs(1);
+
+static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fake PubSub token endpoint running on a background thread; stopped on drop.
+pub struct FakeServer {
+    shared: Arc<Shared>,
+    /// The server thread holds the only strong reference: the listener closes when it ends.
+    server: Weak<tiny_http::Server>,
+    addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    /// `project_id:api_token`, the decoded Basic credentials the fake accepts.
+    credentials: String,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<RecordedRequest>,
+    scripted: VecDeque<FakeResponse>,
+    tokens: Vec<String>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl FakeServer {
+    /// Starts on `127.0.0.1:0` in a background thread; Basic auth is checked against
+    /// `project_id` (user) and `api_token` (password). Fails only if the port cannot be
+    /// bound or the thread cannot be spawned.
+    pub fn start(project_id: &str, api_token: &str) -> io::Result<FakeServer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let server = tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?;
+        let server = Arc::new(server);
+        let shared = Arc::new(Shared {
+            credentials: format!("{project_id}:{api_token}"),
+            state: Mutex::default(),
+        });
+        let (weak, thread_shared) = (Arc::downgrade(&server), Arc::clone(&shared));
+        let thread = thread::Builder::new()
+            .name("signalwire-pubsub-fake".into())
+            .spawn(move || {
+                // `recv` fails once `unblock` is called (or the listener died): stop then.
+                while let Ok(request) = server.recv() {
+                    let handled = AssertUnwindSafe(|| handle(&thread_shared, addr, request));
+                    let _ = panic::catch_unwind(handled);
+                }
+            })?;
+        Ok(FakeServer {
+            shared,
+            server: weak,
+            addr,
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far, in order (scripted ones included).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// How many requests were received so far.
+    pub fn request_count(&self) -> usize {
+        self.shared.lock().requests.len()
+    }
+
+    /// Queues `response` (first in, first out): it answers exactly one next request,
+    /// whatever it is, bypassing auth and validation. The request is still recorded.
+    pub fn respond_next(&self, response: FakeResponse) {
+        self.shared.lock().scripted.push_back(response);
+    }
+
+    /// The tokens minted so far, in order (to check that they are never logged).
+    pub fn tokens_issued(&self) -> Vec<String> {
+        self.shared.lock().tokens.clone()
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.upgrade() {
+            server.unblock();
+        }
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        // The loop ends as soon as it is back in `recv`; only a client stalling in the
+        // middle of a request body could hold it longer, and then the thread is detached.
+        let deadline = Instant::now() + DROP_GRACE;
+        if !wait_until(deadline, || thread.is_finished()) {
+            return;
+        }
+        let _ = thread.join();
+        // tiny_http closes the listener on its own accept thread, which it does not join:
+        // wait for that too, so that connecting after `drop` fails at once.
+        let probe = Duration::from_millis(50);
+        wait_until(deadline, || {
+            TcpStream::connect_timeout(&self.addr, probe).is_err()
+        });
+    }
+}
+
+/// Polls `done` until it holds (`true`) or `deadline` passes (`false`).
+fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+impl fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeServer")
+            .field("url", &self.url())
+            .field("request_count", &self.request_count())
+            .finish()
+    }
+}
+
+/// A request as the fake received it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// The HTTP method, e.g. `POST`.
+    pub method: String,
+    /// The request target as received, query string included.
+    pub path: String,
+    /// The headers in the order received, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body, decoded as lossy UTF-8 (at most 1 MiB is kept).
+    pub body: String,
+}
+
+impl RecordedRequest {
+    /// The value of the first header called `name` (compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let found = self
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        found.map(|(_, value)| value.as_str())
+    }
+}
+
+impl fmt::Debug for RecordedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = (self.headers.iter())
+            .map(
+                |(name, value)| match name.eq_ignore_ascii_case("authorization") {
+                    true => (name.as_str(), "[redacted]"),
+                    false => (name.as_str(), value.as_str()),
+                },
+            )
+            .collect();
+        f.debug_struct("RecordedRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// A scripted reply, sent as given (tiny_http itself adds `Server`, `Date` and
+/// `Content-Length`, and drops `Connection`/`Transfer-Encoding` and non-ASCII headers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The headers to send, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body to send.
+    pub body: String,
+}
+
+impl FakeResponse {
+    /// A response with this status, no headers and an empty body.
+    pub fn new(status: u16) -> Self {
+        FakeResponse {
+            status,
+            headers: Vec::new(),
+            body: String::new(),
+        }
+    }
+
+    /// A response with this status and body and `Content-Type: application/json`.
+    pub fn json(status: u16, body: impl Into<String>) -> Self {
+        Self::new(status)
+            .header("Content-Type", "application/json")
+            .body(body)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Replaces the body.
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self
+    }
+}
+
+fn handle(shared: &Shared, addr: SocketAddr, mut request: tiny_http::Request) {
+    let mut bytes = Vec::new();
+    let read = request
+        .as_reader()
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut bytes);
+    let body = (read.is_ok() && bytes.len() <= MAX_BODY).then_some(bytes.as_slice());
+    let recorded = RecordedRequest {
+        method: request.method().as_str().to_owned(),
+        path: request.url().to_owned(),
+        headers: (request.headers().iter())
+            .map(|h| (h.field.to_string(), h.value.as_str().to_owned()))
+            .collect(),
+        body: String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY)]).into_owned(),
+    };
+    let scripted = {
+        let mut state = shared.lock();
+        state.requests.push(recorded.clone());
+        state.scripted.pop_front()
+    };
+    let reply = scripted.unwrap_or_else(|| answer(shared, addr, &recorded, body));
+    let header = |(name, value): &(String, String)| {
+        tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+    };
+    let headers = reply.headers.iter().filter_map(header).collect();
+    let (status, length) = (tiny_http::StatusCode(reply.status), reply.body.len());
+    let body = Cursor::new(reply.body.into_bytes());
+    let response = tiny_http::Response::new(status, headers, body, Some(length), None);
+    let _ = request.respond(response);
+}
+
+/// What the real endpoint would answer to `request` (`body` is `None` if too big or unreadable).
+fn answer(
+    shared: &Shared,
+    addr: SocketAddr,
+    request: &RecordedRequest,
+    body: Option<&[u8]>,
+) -> FakeResponse {
+    if request.method != "POST" || request.path != TOKENS_PATH {
+        return api_error(404, "Not Found");
+    }
+    if !authorized(request.header("authorization"), &shared.credentials) {
+        return api_error(401, "Unauthorized");
+    }
+    let parsed = body
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| json::from_str::<Value>(s).ok());
+    let Some(Value::Object(fields)) = parsed else {
+        return api_error(400, "Bad Request");
+    };
+    let problems = validate(&fields);
+    if !problems.is_empty() {
+        return api_response(422, &errors_body(&problems));
+    }
+    let Some(Value::Number(Number::U64(ttl))) = fields.get("ttl") else {
+        return api_error(500, "Internal Server Error"); // unreachable after `validate`
+    };
+    let member_id = match fields.get("member_id") {
+        Some(Value::String(id)) => id.clone(),
+        _ => uuid_like(),
+    };
+    let token = mint(shared, addr, *ttl, member_id);
+    api_response(200, &object([("token", string(token))]))
+}
+
+fn authorized(header: Option<&str>, credentials: &str) -> bool {
+    let Some((scheme, encoded)) = header.and_then(|h| h.trim().split_once(' ')) else {
+        return false;
+    };
+    let decoded = STANDARD.decode(encoded.trim()).ok();
+    scheme.eq_ignore_ascii_case("basic") && decoded.is_some_and(|d| d == credentials.as_bytes())
+}
+
+fn api_error(status: u16, message: &str) -> FakeResponse {
+    api_response(status, &object([("error", string(message))]))
+}
+
+fn api_response(status: u16, body: &Value) -> FakeResponse {
+    let id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    FakeResponse::json(status, json::to_string(body))
+        .header("x-request-id", format!("fake-req-{id}"))
+}
+
+const MISSING: &str = "missing_required_parameter";
+const INVALID: &str = "invalid_parameter";
+const NOT_A_HASH: &str = "not_a_hash";
+
+/// One broken validation rule.
+struct Problem {
+    code: &'static str,
+    attribute: &'static str,
+    message: String,
+}
+
+/// The broken rules: one item per (code, attribute), the first offender's message.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, code: &'static str, attribute: &'static str, message: impl Into<String>) {
+        if !self
+            .0
+            .iter()
+            .any(|p| (p.code, p.attribute) == (code, attribute))
+        {
+            let message = message.into();
+            self.0.push(Problem {
+                code,
+                attribute,
+                message,
+            });
+        }
+    }
+}
+
+/// Checks a token request body against the rules of the spec.
+fn validate(body: &Object) -> Vec<Problem> {
+    let mut problems = Problems::default();
+    match body.get("ttl") {
+        None => problems.add(MISSING, "ttl", "ttl is required"),
+        Some(Value::Number(Number::U64(1..=MAX_TTL))) => {}
+        Some(_) => problems.add(INVALID, "ttl", "ttl must be an integer from 1 to 43200"),
+    }
+    match body.get("channels") {
+        None => problems.add(MISSING, "channels", "channels is required"),
+        Some(Value::Object(channels)) => validate_channels(channels, &mut problems),
+        Some(_) => problems.add(NOT_A_HASH, "channels", "channels must be an object"),
+    }
+    match body.get("member_id") {
+        Some(Value::String(id)) if (1..=MAX_NAME_CHARS).contains(&id.chars().count()) => {}
+        None => {}
+        Some(_) => problems.add(
+            INVALID,
+            "member_id",
+            "member_id must be 1 to 250 characters",
+        ),
+    }
+    match body.get("state") {
+        Some(state @ Value::Object(_)) => {
+            let size = json::to_string(state).chars().count();
+            if size > MAX_STATE_CHARS {
+                let message = format!("state is {size} characters long, the maximum is 2000");
+                problems.add("state_size_limit_exceeded", "state", message);
+            }
+        }
+        None => {}
+        Some(_) => problems.add(NOT_A_HASH, "state", "state must be an object"),
+    }
+    problems.0
+}
+
+fn validate_channels(channels: &Object, problems: &mut Problems) {
+    if channels.is_empty() {
+        problems.add(INVALID, "channels", "channels must not be empty");
+    }
+    if channels.len() > MAX_CHANNELS {
+        let message = format!("{} channels given, the maximum is 500", channels.len());
+        problems.add("channel_size_limit_exceeded", "channels", message);
+    }
+    for (name, access) in channels {
+        let length = name.chars().count();
+        if length == 0 {
+            problems.add(INVALID, "channels", "channel names must not be empty");
+        } else if length > MAX_NAME_CHARS {
+            let message = format!("a channel name has {length} characters, the maximum is 250");
+            problems.add("channel_name_size_limit_exceeded", "channels", message);
+        }
+        let Value::Object(access) = access else {
+            let message = format!("channel {name:?} must be an object");
+            problems.add(NOT_A_HASH, "channels", message);
+            continue;
+        };
+        let (read, write) = (access.get("read"), access.get("write"));
+        if read.is_none() && write.is_none() {
+            let message = format!("channel {name:?} needs `read`, `write` or both");
+            problems.add("channel_has_missing_properties", "channels", message);
+        }
+        for (key, value) in [("read", read), ("write", write)] {
+            if value.is_some_and(|v| !matches!(v, Value::Bool(_))) {
+                let message = format!("`{key}` of channel {name:?} must be a boolean");
+                problems.add("not_a_boolean", "channels", message);
+            }
+        }
+    }
+}
+
+fn errors_body(problems: &[Problem]) -> Value {
+    let items = problems.iter().map(|p| {
+        object([
+            ("type", string("validation_error")),
+            ("code", string(p.code)),
+            ("message", string(&p.message)),
+            ("attribute", string(p.attribute)),
+            ("url", string(format!("{ERROR_DOCS}#{}", p.code))),
+        ])
+    });
+    object([("errors", Value::Array(items.collect()))])
+}
+
+/// Mints and records a unique JWT-shaped token (the signature is just random bytes).
+fn mint(shared: &Shared, addr: SocketAddr, ttl: u64, member_id: String) -> String {
+    let mut state = shared.lock();
+    let serial = state.tokens.len() as u64 + 1;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let (iat, jti) = (now.as_secs(), format!("fake-{serial}-{}", now.as_nanos()));
+    // Written by hand to keep this key order; a `SocketAddr` never needs JSON escaping.
+    let header = format!(r#"{{"typ":"VRT","alg":"HS512","ch":"{addr}"}}"#);
+    let payload = json::to_string(&object([
+        ("iat", number(iat)),
+        ("exp", number(iat.saturating_add(ttl.saturating_mul(60)))),
+        ("jti", string(jti)),
+        ("ttl", number(ttl)),
+        ("member_id", string(member_id)),
+    ]));
+    let signature: Vec<u8> = (0..4)
+        .flat_map(|i| random_u64(serial * 4 + i).to_le_bytes())
+        .collect();
+    let token = [header.as_bytes(), payload.as_bytes(), &signature]
+        .map(|part| URL_SAFE_NO_PAD.encode(part))
+        .join(".");
+    state.tokens.push(token.clone());
+    token
+}
+
+fn random_u64(seed: u64) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    RandomState::new().hash_one((seed, now.as_nanos()))
+}
+
+/// A random version-4-looking UUID.
+fn uuid_like() -> String {
+    let (a, b) = (random_u64(1), random_u64(2));
+    let (a1, a2, a3) = (a >> 32, (a >> 16) & 0xffff, a & 0xfff);
+    let (b1, b2) = ((b >> 48) & 0x3fff | 0x8000, b & 0xffff_ffff_ffff);
+    format!("{a1:08x}-{a2:04x}-4{a3:03x}-{b1:04x}-{b2:012x}")
+}
+
+fn string(s: impl ToString) -> Value {
+    Value::String(s.to_string())
+}
+
+fn number(n: u64) -> Value {
+    Value::Number(Number::U64(n))
+}
+
+fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    let mut object = Object::new();
+    for (key, value) in entries {
+        object.insert(key.to_owned(), value);
+    }
+    Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const CHANNELS: &str = r#""channels":{"a":{"read":true}}"#;
+
+    /// The codes `validate` reports for the JSON object with these `fields`.
+    fn codes(fields: &str) -> Vec<&'static str> {
+        let Ok(Value::Object(body)) = json::from_str(&format!("{{{fields}}}")) else {
+            panic!("not an object: {fields}")
+        };
+        validate(&body).iter().map(|p| p.code).collect()
+    }
+
+    #[test]
+    fn spec_example_is_valid() {
+        let example = r#""ttl":15,"channels":{"a":{"read":true,"write":false},"b":{"read":true}}"#;
+        assert!(codes(example).is_empty());
+        let everything = r#""channels":{"a":{"read":false,"write":false}},"member_id":"m""#;
+        assert!(codes(&format!(r#""ttl":1,{everything},"state":{{}}"#)).is_empty());
+    }
+
+    #[test]
+    fn ttl_bounds_and_type() {
+        assert!(codes(&format!(r#""ttl":43200,{CHANNELS}"#)).is_empty());
+        for ttl in ["43201", "0", "-1", "15.0", "\"15\"", "null"] {
+            let found = codes(&format!(r#""ttl":{ttl},{CHANNELS}"#));
+            assert_eq!(found, ["invalid_parameter"], "{ttl}");
+        }
+        assert_eq!(codes(CHANNELS), ["missing_required_parameter"]);
+    }
+
+    #[test]
+    fn channel_count_limits() {
+        let channels = |n: usize| {
+            let list: Vec<_> = (0..n)
+                .map(|i| format!(r#""c{i}":{{"read":true}}"#))
+                .collect();
+            codes(&format!(r#""ttl":15,"channels":{{{}}}"#, list.join(",")))
+        };
+        assert!(channels(500).is_empty());
+        assert_eq!(channels(501), ["channel_size_limit_exceeded"]);
+        assert_eq!(channels(0), ["invalid_parameter"]);
+        assert_eq!(codes(r#""ttl":15,"channels":[]"#), ["not_a_hash"]);
+        assert_eq!(codes(r#""ttl":15"#), ["missing_required_parameter"]);
+    }
+
+    #[test]
+    fn channel_name_length_counts_characters() {
+        let name = |name: &str| {
+            codes(&format!(
+                r#""ttl":15,"channels":{{"{name}":{{"write":true}}}}"#
+            ))
+        };
+        assert!(name(&"é".repeat(250)).is_empty());
+        assert_eq!(name(&"é".repeat(251)), ["channel_name_size_limit_exceeded"]);
+        assert_eq!(name(""), ["invalid_parameter"]);
+    }
+
+    #[test]
+    fn channel_permissions() {
+        let access = |access: &str| codes(&format!(r#""ttl":15,"channels":{{"a":{access}}}"#));
+        assert_eq!(access("true"), ["not_a_hash"]);
+        assert_eq!(access(r#"{"read":"yes"}"#), ["not_a_boolean"]);
+        assert_eq!(access(r#"{"read":true,"write":null}"#), ["not_a_boolean"]);
+        assert_eq!(access("{}"), ["channel_has_missing_properties"]);
+    }
+
+    #[test]
+    fn member_id_rules() {
+        let member = |id: &str| codes(&format!(r#""ttl":15,{CHANNELS},"member_id":{id}"#));
+        assert!(member(&format!("\"{}\"", "ü".repeat(250))).is_empty());
+        let long = format!("\"{}\"", "ü".repeat(251));
+        for id in [long.as_str(), "\"\"", "null", "7"] {
+            assert_eq!(member(id), ["invalid_parameter"], "{id}");
+        }
+    }
+
+    #[test]
+    fn state_size_and_type() {
+        // `{"k":"…"}` is 8 characters around the value.
+        let sized = |len: usize| format!(r#"{{"k":"{}"}}"#, "ß".repeat(len - 8));
+        let state = |state: &str| codes(&format!(r#""ttl":15,{CHANNELS},"state":{state}"#));
+        assert!(state(&sized(2000)).is_empty());
+        assert_eq!(state(&sized(2001)), ["state_size_limit_exceeded"]);
+        assert_eq!(state("\"x\""), ["not_a_hash"]);
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported_once() {
+        let body =
+            r#"{"ttl":0,"channels":{"a":{},"b":{},"c":{"read":1}},"member_id":"","state":[]}"#;
+        let Ok(Value::Object(body)) = json::from_str(body) else {
+            panic!()
+        };
+        let problems = validate(&body);
+        let found: Vec<_> = problems.iter().map(|p| (p.code, p.attribute)).collect();
+        let expected = [
+            ("invalid_parameter", "ttl"),
+            ("channel_has_missing_properties", "channels"),
+            ("not_a_boolean", "channels"),
+            ("invalid_parameter", "member_id"),
+            ("not_a_hash", "state"),
+        ];
+        assert_eq!(found, expected);
+        let text = json::to_string(&errors_body(&problems));
+        assert!(text.contains(&format!(r#""url":"{ERROR_DOCS}#not_a_hash""#)));
+    }
+
+    /// Sends a raw HTTP/1.1 request (closing the connection) and returns the raw response.
+    fn send(server: &FakeServer, path: &str, auth: &str, body: &str) -> String {
+        let mut stream = TcpStream::connect(server.addr()).expect("connect");
+        let (host, length) = (server.addr(), body.len());
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAuthorization: {auth}\r\n\
+             Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}"
+        );
+        stream.write_all(request.as_bytes()).expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        response
+    }
+
+    #[test]
+    fn serves_http_and_drops_promptly() {
+        let server = FakeServer::start("proj", "tok").expect("start");
+        let body = r#"{"ttl":15,"channels":{"a":{"read":true}},"member_id":"m1"}"#;
+        let [good, bad] =
+            ["proj:tok", "proj:nope"].map(|c| format!("Basic {}", STANDARD.encode(c)));
+
+        let unauthorized = send(&server, TOKENS_PATH, &bad, body);
+        assert!(unauthorized.starts_with("HTTP/1.1 401"), "{unauthorized}");
+        assert!(unauthorized.ends_with(r#"{"error":"Unauthorized"}"#));
+        assert!(send(&server, "/api/pubsub/tokens?x=1", &good, body).starts_with("HTTP/1.1 404"));
+        assert!(send(&server, TOKENS_PATH, &good, "[]").starts_with("HTTP/1.1 400"));
+        assert!(send(&server, TOKENS_PATH, &good, r#"{"ttl":15}"#).starts_with("HTTP/1.1 422"));
+        server.respond_next(FakeResponse::new(503).header("Retry-After", "2"));
+        let scripted = send(&server, "/anything", "", "");
+        assert!(scripted.starts_with("HTTP/1.1 503") && scripted.contains("Retry-After: 2"));
+
+        let ok = send(&server, TOKENS_PATH, &good, body);
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(ok.contains("x-request-id: fake-req-") && ok.contains("application/json"));
+        let tokens = server.tokens_issued();
+        assert!(ok.ends_with(&format!(r#"{{"token":"{}"}}"#, tokens[0])));
+        let claims = tokens[0].split('.').nth(1).unwrap_or_default();
+        let claims = URL_SAFE_NO_PAD.decode(claims).unwrap_or_default();
+        assert!(String::from_utf8_lossy(&claims).contains(r#""member_id":"m1""#));
+
+        let (requests, count) = (server.requests(), server.request_count());
+        let last = format!("{:?}", requests[count - 1]);
+        assert_eq!(
+            (requests.len(), requests[count - 1].body.as_str()),
+            (6, body)
+        );
+        assert!(last.contains(r#"("Authorization", "[redacted]")"#) && !last.contains(&good));
+
+        // An idle connection (as a keep-alive pool leaves) must not hold up the shutdown.
+        let _idle = TcpStream::connect(server.addr()).expect("connect");
+        let (started, addr) = (Instant::now(), server.addr());
+        drop(server);
+        assert!(started.elapsed() < Duration::from_millis(500));
+        assert!(
+            TcpStream::connect(addr).is_err(),
+            "still listening after drop"
+        );
+    }
+
+    #[test]
+    fn server_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<FakeServer>();
+    }
+}

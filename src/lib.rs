@@ -1,0 +1,1319 @@
+//! A blocking, minimal-dependency client for SignalWire's
+//! [Generate a new PubSub Token](https://signalwire.com/docs/apis/pubsub/tokens/create-token)
+//! endpoint: `POST https://{space}.signalwire.com/api/pubsub/tokens`.
+//!
+//! A server program calls it to mint a short-lived token that it hands to a
+//! browser or a device, scoped to named channels with read and/or write
+//! rights, with a member id and a small JSON state.
+//!
+//! # Why blocking, why small
+//!
+//! Minting a token is one HTTPS request. A program that does it (a small
+//! utility, a sync web handler, a vendored build) should not need an async
+//! runtime for that, nor a hundred crates. This crate is one module on top of
+//! [`ureq`] (HTTP and TLS), [`miniserde`] (JSON) and [`base64`] (Basic
+//! auth), and nothing else.
+//!
+//! # Goals
+//!
+//! - Every rule of the API is checked before a byte is sent: a request that
+//!   breaks one is an [`Error::InvalidRequest`] naming the field, the limit
+//!   and the value's size.
+//! - Every failure is a variant of one [`Error`] enum a caller can match on.
+//! - No secret (API token, `Authorization` header, minted token) appears in
+//!   any `Debug`, `Display` or error text.
+//! - A faithful fake server ([`fake`], feature `fake`) to test against offline.
+//!
+//! Non-goals: the rest of SignalWire's REST API, async, retries (for now).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use signalwire_pubsub::{Client, TokenRequest};
+//!
+//! # fn main() -> Result<(), signalwire_pubsub::Error> {
+//! // Reads SIGNALWIRE_SPACE, SIGNALWIRE_PROJECT_ID and SIGNALWIRE_API_TOKEN.
+//! let client = Client::from_env()?;
+//! let request = TokenRequest::new(15).read("lobby").read_write("room-42").member_id("alice");
+//! let token = client.create_token(&request)?;
+//! println!("{}", token.token()); // hand this to the browser
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The same against the built-in fake (feature `fake`), runnable offline:
+//!
+//! ```
+//! # #[cfg(feature = "fake")] {
+//! use signalwire_pubsub::{fake::FakeServer, Client, TokenRequest};
+//!
+//! let fake = FakeServer::start("project", "api-token").unwrap();
+//! let client = Client::new(&fake.url(), "project", "api-token").unwrap();
+//! let token = client.create_token(&TokenRequest::new(15).read("lobby")).unwrap();
+//! assert_eq!(token.token().split('.').count(), 3);
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use miniserde::de::{Deserialize, Map, Visitor};
+use miniserde::json;
+use ureq::http::{header, HeaderValue, Uri};
+
+#[cfg(feature = "fake")]
+pub mod fake;
+
+/// Longest token lifetime the API accepts, in minutes (30 days).
+pub const MAX_TTL_MINUTES: u32 = 43_200;
+/// Most channels one token may name.
+pub const MAX_CHANNELS: usize = 500;
+/// Longest channel name, in characters.
+pub const MAX_CHANNEL_NAME_CHARS: usize = 250;
+/// Longest member id, in characters.
+pub const MAX_MEMBER_ID_CHARS: usize = 250;
+/// Longest `state`, in characters of its compact JSON serialization.
+pub const MAX_STATE_CHARS: usize = 2_000;
+/// Most bytes of a response body the client reads; a longer body is an error.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+
+/// Default overall timeout of one call, connection included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default timeout for establishing the connection (DNS, TCP, TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const PATH: &str = "/api/pubsub/tokens";
+const REDACTED: &str = "[redacted]";
+const BODY_PREFIX_CHARS: usize = 200;
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+/// A client for one SignalWire space and project.
+///
+/// Cheap to clone (it is an `Arc`), `Send + Sync`, and keeps connections
+/// alive between calls. Its `Debug` output never shows the API token.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    uri: Uri,
+    project_id: String,
+    api_token: String,
+    authorization: HeaderValue,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl Client {
+    /// A client with the default settings; see [`ClientBuilder`] for `space`.
+    ///
+    /// Fails with [`Error::Config`] when the space, project id or API token
+    /// is malformed. Nothing is sent.
+    pub fn new(space: &str, project_id: &str, api_token: &str) -> Result<Client, Error> {
+        Client::builder(space, project_id, api_token).build()
+    }
+
+    /// A client configured from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
+    /// `SIGNALWIRE_API_TOKEN`, the variables SignalWire's own SDKs read.
+    ///
+    /// Fails with [`Error::Config`] naming the first variable that is missing
+    /// or empty.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env()?.build()
+    }
+
+    /// A builder to set timeouts, user agent and proxy before connecting.
+    pub fn builder(space: &str, project_id: &str, api_token: &str) -> ClientBuilder {
+        ClientBuilder {
+            space: space.to_owned(),
+            project_id: project_id.to_owned(),
+            api_token: api_token.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            user_agent: None,
+            proxy: Proxy::FromEnv,
+        }
+    }
+
+    /// The full endpoint URL requests go to.
+    pub fn url(&self) -> String {
+        self.inner.uri.to_string()
+    }
+
+    /// Mints a token: validates `request`, then `POST`s it.
+    ///
+    /// A request that breaks a rule of the API is an
+    /// [`Error::InvalidRequest`] and nothing is sent. Otherwise one HTTP
+    /// request is made (no retry); see [`Error`] for what can go wrong.
+    pub fn create_token(&self, request: &TokenRequest) -> Result<PubSubToken, Error> {
+        let body = request.to_json()?;
+        let inner = &*self.inner;
+        let sent_at = SystemTime::now();
+        let mut response = inner
+            .agent
+            .post(inner.uri.clone())
+            .header(header::AUTHORIZATION, inner.authorization.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            .send(body.as_bytes())
+            .map_err(|e| self.transport_error(e))?;
+
+        let status = response.status().as_u16();
+        let request_id = request_id(response.headers());
+        let read = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec();
+        let body = match read {
+            Ok(body) => Some(body),
+            Err(ureq::Error::BodyExceedsLimit(_)) => None,
+            Err(e) => return Err(self.transport_error(e)),
+        };
+
+        if (200..300).contains(&status) {
+            let invalid = |reason: &str| Error::InvalidResponse {
+                status,
+                request_id: request_id.clone(),
+                reason: reason.to_owned(),
+            };
+            let body = body.ok_or_else(|| invalid("body is larger than 64 KiB"))?;
+            let token = decode_token(&body).map_err(invalid)?;
+            return Ok(PubSubToken {
+                token,
+                member_id: request.member_id.clone(),
+                expires_at: sent_at + Duration::from_secs(u64::from(request.ttl) * 60),
+            });
+        }
+        Err(self.api_error(status, request_id, body.as_deref()))
+    }
+
+    fn api_error(&self, status: u16, request_id: Option<String>, body: Option<&[u8]>) -> Error {
+        let mut api = ApiError {
+            status,
+            request_id,
+            message: None,
+            errors: Vec::new(),
+            body_prefix: None,
+        };
+        match body.map(decode_error_body) {
+            Some(Some(decoded)) => {
+                api.message = decoded.error;
+                api.errors = decoded.errors.unwrap_or_default();
+            }
+            Some(None) => api.body_prefix = Some(self.body_prefix(body.unwrap_or_default())),
+            None => api.body_prefix = Some("(body larger than 64 KiB, not read)".to_owned()),
+        }
+        match status {
+            400 => Error::BadRequest(api),
+            401 => Error::Unauthorized(api),
+            403 => Error::Forbidden(api),
+            404 => Error::NotFound(api),
+            422 => Error::Unprocessable(api),
+            429 => Error::RateLimited(api),
+            500..=599 => Error::Server(api),
+            _ => Error::UnexpectedStatus(api),
+        }
+    }
+
+    /// The start of a body that was not JSON, printable and scrubbed of the
+    /// client's secrets in case a proxy echoed the request.
+    fn body_prefix(&self, body: &[u8]) -> String {
+        let mut text = String::from_utf8_lossy(body).into_owned();
+        for secret in [
+            self.inner.api_token.as_str(),
+            auth_str(&self.inner.authorization),
+        ] {
+            if !secret.is_empty() {
+                text = text.replace(secret, REDACTED);
+            }
+        }
+        text.chars()
+            .take(BODY_PREFIX_CHARS)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    }
+
+    fn transport_error(&self, e: ureq::Error) -> Error {
+        let kind = match &e {
+            ureq::Error::Timeout(t) => {
+                let connecting = matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
+                return Error::Timeout {
+                    connecting,
+                    limit: if connecting {
+                        self.inner.connect_timeout
+                    } else {
+                        self.inner.timeout
+                    },
+                };
+            }
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                return Error::Timeout {
+                    connecting: false,
+                    limit: self.inner.timeout,
+                };
+            }
+            ureq::Error::HostNotFound => TransportKind::Dns,
+            ureq::Error::ConnectionFailed | ureq::Error::ConnectProxyFailed(_) => {
+                TransportKind::Connect
+            }
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                TransportKind::Connect
+            }
+            ureq::Error::Tls(_) | ureq::Error::TlsRequired | ureq::Error::Rustls(_) => {
+                TransportKind::Tls
+            }
+            #[cfg(feature = "native-tls")]
+            ureq::Error::NativeTls(_) | ureq::Error::Der(_) => TransportKind::Tls,
+            ureq::Error::Io(_) => TransportKind::Io,
+            ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
+                TransportKind::Protocol
+            }
+            _ => TransportKind::Other,
+        };
+        Error::Transport {
+            kind,
+            source: Box::new(e),
+        }
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.url())
+            .field("project_id", &self.inner.project_id)
+            .field("api_token", &REDACTED)
+            .field("timeout", &self.inner.timeout)
+            .field("connect_timeout", &self.inner.connect_timeout)
+            .finish()
+    }
+}
+
+fn auth_str(value: &HeaderValue) -> &str {
+    value.to_str().unwrap_or_default()
+}
+
+fn request_id(headers: &ureq::http::HeaderMap) -> Option<String> {
+    ["x-request-id", "x-signalwire-request-id"]
+        .iter()
+        .find_map(|name| headers.get(*name)?.to_str().ok())
+        .map(|id| id.chars().take(BODY_PREFIX_CHARS).collect())
+}
+
+/// Settings for a [`Client`]; made by [`Client::builder`] or
+/// [`ClientBuilder::from_env`], finished by [`ClientBuilder::build`].
+///
+/// `space` may be:
+/// - a space name: `example` (requests go to `https://example.signalwire.com`);
+/// - a host name: `example.signalwire.com`;
+/// - a URL with a scheme and optional port and path prefix:
+///   `https://gateway.internal:8443/prefix`. Plain `http://` is accepted only
+///   for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`), for tests.
+///
+/// Anything that could send the request to another host than the one written
+/// (`evil.com/`, `a@b`, `x#`, `x?y`, `%`, spaces, non-ASCII) is refused with
+/// [`Error::Config`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    space: String,
+    project_id: String,
+    api_token: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: Option<String>,
+    proxy: Proxy,
+}
+
+#[derive(Clone, Debug)]
+enum Proxy {
+    FromEnv,
+    Off,
+    Url(String),
+}
+
+impl ClientBuilder {
+    /// A builder from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
+    /// `SIGNALWIRE_API_TOKEN`; [`Error::Config`] names the first one that is
+    /// missing, empty or not Unicode.
+    pub fn from_env() -> Result<ClientBuilder, Error> {
+        let var = |name: &'static str| match std::env::var(name) {
+            Ok(value) if !value.is_empty() => Ok(value),
+            _ => Err(Error::Config {
+                message: format!("environment variable {name} is missing or empty"),
+            }),
+        };
+        let (space, project_id, api_token) = (
+            var("SIGNALWIRE_SPACE")?,
+            var("SIGNALWIRE_PROJECT_ID")?,
+            var("SIGNALWIRE_API_TOKEN")?,
+        );
+        Ok(Client::builder(&space, &project_id, &api_token))
+    }
+
+    /// Limit on one whole call, connecting and reading the body included.
+    /// Default: [`DEFAULT_TIMEOUT`] (30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Limit on establishing the connection (DNS, TCP, TLS).
+    /// Default: [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header. Default: `signalwire-pubsub/VERSION`.
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.user_agent = Some(user_agent.to_owned());
+        self
+    }
+
+    /// Sends requests through this proxy (`http://host:port`,
+    /// `socks5://host:port`, ...) instead of the one from the environment.
+    pub fn proxy(mut self, proxy_url: &str) -> Self {
+        self.proxy = Proxy::Url(proxy_url.to_owned());
+        self
+    }
+
+    /// Connects directly, ignoring `HTTPS_PROXY`, `ALL_PROXY` and the like.
+    ///
+    /// By default the environment's proxy is used, except for loopback
+    /// hosts, which are always reached directly.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = Proxy::Off;
+        self
+    }
+
+    /// Checks the settings and makes the [`Client`]. Nothing is sent.
+    pub fn build(self) -> Result<Client, Error> {
+        let config = |message: &str| Error::Config {
+            message: message.to_owned(),
+        };
+        let base = parse_space(&self.space)?;
+        if self.project_id.is_empty() || self.project_id.contains(':') {
+            return Err(config(
+                "project_id must be non-empty and must not contain ':'",
+            ));
+        }
+        if self.project_id.chars().any(char::is_control) {
+            return Err(config("project_id must not contain control characters"));
+        }
+        if self.api_token.is_empty() || self.api_token.chars().any(char::is_control) {
+            return Err(config(
+                "api_token must be non-empty, without control characters",
+            ));
+        }
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(config("timeouts must be longer than zero"));
+        }
+
+        let uri: Uri = format!("{}{PATH}", base.url)
+            .parse()
+            .map_err(|_| config("space does not make a valid URL"))?;
+
+        let credentials = format!("{}:{}", self.project_id, self.api_token);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
+            .map_err(|_| config("project_id and api_token make an invalid header"))?;
+        authorization.set_sensitive(true);
+
+        let proxy = match (&self.proxy, base.loopback) {
+            (Proxy::Off, _) | (_, true) => None,
+            (Proxy::FromEnv, false) => ureq::Proxy::try_from_env(),
+            (Proxy::Url(url), false) => {
+                Some(ureq::Proxy::new(url).map_err(|_| config("proxy is not a valid proxy URL"))?)
+            }
+        };
+        let user_agent = self
+            .user_agent
+            .unwrap_or_else(|| concat!("signalwire-pubsub/", env!("CARGO_PKG_VERSION")).into());
+        let builder = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .https_only(!base.loopback)
+            .timeout_global(Some(self.timeout))
+            .timeout_connect(Some(self.connect_timeout))
+            .user_agent(user_agent)
+            .proxy(proxy);
+        #[cfg(feature = "native-tls")]
+        let builder = builder.tls_config(
+            ureq::tls::TlsConfig::builder()
+                .provider(ureq::tls::TlsProvider::NativeTls)
+                .build(),
+        );
+        let agent = ureq::Agent::new_with_config(builder.build());
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent,
+                uri,
+                project_id: self.project_id,
+                api_token: self.api_token,
+                authorization,
+                timeout: self.timeout,
+                connect_timeout: self.connect_timeout,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proxy = match self.proxy {
+            Proxy::FromEnv => "from environment",
+            Proxy::Off => "off",
+            Proxy::Url(_) => "custom",
+        };
+        f.debug_struct("ClientBuilder")
+            .field("space", &self.space)
+            .field("project_id", &self.project_id)
+            .field("api_token", &REDACTED)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("proxy", &proxy)
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Space parsing: where requests go
+// ---------------------------------------------------------------------------
+
+struct Base {
+    /// `scheme://host[:port][/prefix]`, no trailing slash.
+    url: String,
+    loopback: bool,
+}
+
+fn parse_space(space: &str) -> Result<Base, Error> {
+    let refuse = |why: &str| Error::Config {
+        message: format!(
+            "space {:?} is not a space name, host name or http(s) URL: {why}",
+            space.chars().take(100).collect::<String>()
+        ),
+    };
+    if let Some(c) = space.chars().find(|c| !is_url_char(*c)) {
+        return Err(refuse(&format!("character {c:?} is not allowed")));
+    }
+    let Some((scheme, rest)) = space.split_once("://") else {
+        // A bare space name or host name: no port, no path.
+        if !is_host_name(space) {
+            return Err(refuse("expected a DNS label or host name"));
+        }
+        let host = space.to_ascii_lowercase();
+        let host = if host.contains('.') {
+            host
+        } else {
+            format!("{host}.signalwire.com")
+        };
+        return Ok(Base {
+            url: format!("https://{host}"),
+            loopback: false,
+        });
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return Err(refuse("the scheme must be https (or http for loopback)"));
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = split_port(authority).ok_or_else(|| refuse("bad host or port"))?;
+    let loopback = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6
+            .parse::<Ipv6Addr>()
+            .map_err(|_| refuse("bad IPv6 address"))?
+            .is_loopback(),
+        None if !is_host_name(host) => return Err(refuse("bad host name")),
+        None => {
+            host.eq_ignore_ascii_case("localhost")
+                || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        }
+    };
+    if scheme == "http" && !loopback {
+        return Err(refuse("plain http is allowed only for loopback hosts"));
+    }
+    let path = path.trim_end_matches('/');
+    if path
+        .split('/')
+        .skip(1)
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Err(refuse("bad path prefix"));
+    }
+    Ok(Base {
+        url: format!("{scheme}://{}{port}{path}", host.to_ascii_lowercase()),
+        loopback,
+    })
+}
+
+/// Characters that may appear in a space at all: enough for host names, IPv6
+/// literals, ports and simple paths; nothing that starts userinfo, a query,
+/// a fragment or an escape.
+fn is_url_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '~' | ':' | '/' | '[' | ']')
+}
+
+/// A DNS host name: dot-separated labels of letters, digits and inner hyphens.
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Splits `host[:port]` or `[v6][:port]`; the port comes back as `:N` or "".
+fn split_port(authority: &str) -> Option<(&str, String)> {
+    let colon = match authority.rfind(']') {
+        Some(end) => authority[end..].find(':').map(|i| end + i),
+        None => authority.find(':'),
+    };
+    let Some(colon) = colon else {
+        return Some((authority, String::new()));
+    };
+    let port: u16 = authority[colon + 1..].parse().ok().filter(|p| *p != 0)?;
+    if !authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((&authority[..colon], format!(":{port}")))
+}
+
+// ---------------------------------------------------------------------------
+// Request
+// ---------------------------------------------------------------------------
+
+/// What a token grants on one channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Access {
+    /// The holder may read (subscribe to) the channel.
+    pub read: bool,
+    /// The holder may write (publish) to the channel.
+    pub write: bool,
+}
+
+impl Access {
+    /// Read only.
+    pub const READ: Access = Access {
+        read: true,
+        write: false,
+    };
+    /// Write only.
+    pub const WRITE: Access = Access {
+        read: false,
+        write: true,
+    };
+    /// Read and write.
+    pub const READ_WRITE: Access = Access {
+        read: true,
+        write: true,
+    };
+}
+
+/// The body of a token request: a plain struct, to fill in by hand or with
+/// the short helpers.
+///
+/// ```
+/// use signalwire_pubsub::{Access, TokenRequest};
+///
+/// let request = TokenRequest::new(15).read("lobby").read_write("room-42").member_id("alice");
+/// assert_eq!(request.channels["room-42"], Access::READ_WRITE);
+/// assert_eq!(
+///     request.to_json().unwrap(),
+///     r#"{"ttl":15,"channels":{"lobby":{"read":true},"room-42":{"read":true,"write":true}},"member_id":"alice"}"#
+/// );
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct TokenRequest {
+    /// How long the token is valid, in minutes: 1 to [`MAX_TTL_MINUTES`].
+    pub ttl: u32,
+    /// The channels, by name, with what the token may do on each: 1 to
+    /// [`MAX_CHANNELS`], names of 1 to [`MAX_CHANNEL_NAME_CHARS`] characters.
+    pub channels: BTreeMap<String, Access>,
+    /// The member's id, 1 to [`MAX_MEMBER_ID_CHARS`] characters. When absent
+    /// the server picks a random UUID.
+    pub member_id: Option<String>,
+    /// A small JSON object the server keeps with the member.
+    pub state: Option<State>,
+}
+
+impl TokenRequest {
+    /// A request for a token valid `ttl_minutes`, with no channels yet.
+    pub fn new(ttl_minutes: u32) -> Self {
+        TokenRequest {
+            ttl: ttl_minutes,
+            ..TokenRequest::default()
+        }
+    }
+
+    /// Sets what the token may do on `name`, replacing what was set before.
+    pub fn channel(mut self, name: impl Into<String>, access: Access) -> Self {
+        self.channels.insert(name.into(), access);
+        self
+    }
+
+    /// Adds read access to `name` (keeping write access if already granted).
+    pub fn read(self, name: impl Into<String>) -> Self {
+        self.grant(name.into(), Access::READ)
+    }
+
+    /// Adds write access to `name` (keeping read access if already granted).
+    pub fn write(self, name: impl Into<String>) -> Self {
+        self.grant(name.into(), Access::WRITE)
+    }
+
+    /// Grants read and write access to `name`.
+    pub fn read_write(self, name: impl Into<String>) -> Self {
+        self.grant(name.into(), Access::READ_WRITE)
+    }
+
+    fn grant(mut self, name: String, access: Access) -> Self {
+        let entry = self.channels.entry(name).or_default();
+        entry.read |= access.read;
+        entry.write |= access.write;
+        self
+    }
+
+    /// Sets the member id.
+    pub fn member_id(mut self, member_id: impl Into<String>) -> Self {
+        self.member_id = Some(member_id.into());
+        self
+    }
+
+    /// Sets the state from a JSON object.
+    pub fn state(mut self, state: json::Object) -> Self {
+        self.state = Some(State::from(state));
+        self
+    }
+
+    /// Sets the state from JSON text, which must be an object. Text that is
+    /// not is reported by [`validate`](Self::validate) as an
+    /// [`Error::InvalidRequest`] for `state`.
+    pub fn state_json(mut self, json_text: &str) -> Self {
+        self.state = Some(State::parse(json_text).unwrap_or_else(|e| State {
+            json: Err(e.to_string()),
+        }));
+        self
+    }
+
+    /// Checks every rule of the API; the error names the field, the limit and
+    /// the value's size.
+    ///
+    /// ```
+    /// use signalwire_pubsub::{Error, TokenRequest};
+    ///
+    /// let err = TokenRequest::new(43_201).read("lobby").validate().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidRequest { field: "ttl", .. }));
+    /// assert_eq!(err.to_string(), "invalid request (nothing was sent): ttl must be 1 to 43200 minutes, got 43201");
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.checked_state().map(drop)
+    }
+
+    /// Validates, then writes the JSON body exactly as it is sent: absent
+    /// fields are left out, a channel carries only the rights it grants.
+    pub fn to_json(&self) -> Result<String, Error> {
+        let state = self.checked_state()?;
+        Ok(write_body(self, state))
+    }
+
+    /// Validates everything and hands back the state's JSON text, if any.
+    fn checked_state(&self) -> Result<Option<&str>, Error> {
+        let invalid =
+            |field: &'static str, message: String| Error::InvalidRequest { field, message };
+        if !(1..=MAX_TTL_MINUTES).contains(&self.ttl) {
+            let message = format!(
+                "ttl must be 1 to {MAX_TTL_MINUTES} minutes, got {}",
+                self.ttl
+            );
+            return Err(invalid("ttl", message));
+        }
+        let count = self.channels.len();
+        if !(1..=MAX_CHANNELS).contains(&count) {
+            let message = format!("channels must name 1 to {MAX_CHANNELS} channels, got {count}");
+            return Err(invalid("channels", message));
+        }
+        for (name, access) in &self.channels {
+            let chars = name.chars().count();
+            if !(1..=MAX_CHANNEL_NAME_CHARS).contains(&chars) {
+                let message = format!(
+                    "channel name {:?} must be 1 to {MAX_CHANNEL_NAME_CHARS} characters, got {chars}",
+                    short(name)
+                );
+                return Err(invalid("channels", message));
+            }
+            if !access.read && !access.write {
+                let message = format!("channel {:?} must grant read, write or both", short(name));
+                return Err(invalid("channels", message));
+            }
+        }
+        if let Some(member_id) = &self.member_id {
+            let chars = member_id.chars().count();
+            if !(1..=MAX_MEMBER_ID_CHARS).contains(&chars) {
+                let message =
+                    format!("member_id must be 1 to {MAX_MEMBER_ID_CHARS} characters, got {chars}");
+                return Err(invalid("member_id", message));
+            }
+        }
+        let Some(state) = &self.state else {
+            return Ok(None);
+        };
+        let text = state
+            .json
+            .as_deref()
+            .map_err(|e| invalid("state", e.clone()))?;
+        let chars = text.chars().count();
+        if chars > MAX_STATE_CHARS {
+            let message = format!(
+                "state must be at most {MAX_STATE_CHARS} characters as serialized JSON, got {chars}"
+            );
+            return Err(invalid("state", message));
+        }
+        Ok(Some(text))
+    }
+}
+
+/// The first characters of a name, for error messages.
+fn short(name: &str) -> String {
+    let mut s: String = name.chars().take(40).collect();
+    if s.len() < name.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// The member's `state`: a JSON object, kept as its compact serialization.
+///
+/// Made from a [`miniserde::json::Object`] (`State::from(object)`) or parsed
+/// from text ([`State::parse`]). miniserde writes objects with their keys in
+/// sorted order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// The compact JSON text, or why the text given was not a JSON object.
+    json: Result<String, String>,
+}
+
+impl State {
+    /// Parses JSON text that must be an object; [`Error::InvalidRequest`] for
+    /// `state` otherwise.
+    pub fn parse(json_text: &str) -> Result<State, Error> {
+        match json::from_str::<json::Value>(json_text) {
+            Ok(json::Value::Object(object)) => Ok(State::from(object)),
+            Ok(_) => Err(Error::InvalidRequest {
+                field: "state",
+                message: "state must be a JSON object, got another JSON value".into(),
+            }),
+            Err(_) => Err(Error::InvalidRequest {
+                field: "state",
+                message: "state must be a JSON object, got text that is not valid JSON".into(),
+            }),
+        }
+    }
+
+    /// The compact JSON text sent, if the state is valid.
+    pub fn as_json(&self) -> Option<&str> {
+        self.json.as_deref().ok()
+    }
+}
+
+impl From<json::Object> for State {
+    fn from(object: json::Object) -> Self {
+        State {
+            json: Ok(json::to_string(&object)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Wire format: request body out, response body in
+// ---------------------------------------------------------------------------
+
+/// Writes the request body into one buffer sized up front.
+fn write_body(request: &TokenRequest, state: Option<&str>) -> String {
+    let channels: usize = request.channels.keys().map(|n| n.len() + 32).sum();
+    let extra =
+        request.member_id.as_ref().map_or(0, |m| m.len() + 16) + state.map_or(0, |s| s.len() + 10);
+    let mut out = String::with_capacity(40 + channels + extra);
+    out.push_str("{\"ttl\":");
+    out.push_str(&request.ttl.to_string());
+    out.push_str(",\"channels\":{");
+    for (i, (name, access)) in request.channels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, name);
+        out.push_str(match (access.read, access.write) {
+            (true, true) => ":{\"read\":true,\"write\":true}",
+            (true, false) => ":{\"read\":true}",
+            _ => ":{\"write\":true}",
+        });
+    }
+    out.push('}');
+    if let Some(member_id) = &request.member_id {
+        out.push_str(",\"member_id\":");
+        push_json_string(&mut out, member_id);
+    }
+    if let Some(state) = state {
+        out.push_str(",\"state\":");
+        out.push_str(state);
+    }
+    out.push('}');
+    out
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+miniserde::make_place!(Place);
+
+/// `{"token": "..."}`: the 2xx body.
+struct TokenBody {
+    token: String,
+}
+
+/// `{"error": "..."}` and/or `{"errors": [...]}`: an error body.
+struct ErrorBody {
+    error: Option<String>,
+    errors: Option<Vec<ErrorItem>>,
+}
+
+fn decode_token(body: &[u8]) -> Result<String, &'static str> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8")?;
+    let parsed: TokenBody =
+        json::from_str(text).map_err(|_| "body is not the JSON object {\"token\": string}")?;
+    if parsed.token.is_empty() {
+        return Err("token is empty");
+    }
+    Ok(parsed.token)
+}
+
+fn decode_error_body(body: &[u8]) -> Option<ErrorBody> {
+    json::from_str(std::str::from_utf8(body).ok()?).ok()
+}
+
+// Each decoded type is a miniserde `Place` whose `map` hands out a builder:
+// the builder gives each known key a slot, skips other keys, and `finish`
+// moves the slots into the value (failing when a required one is empty).
+
+impl Deserialize for TokenBody {
+    fn begin(out: &mut Option<Self>) -> &mut dyn Visitor {
+        Place::new(out)
+    }
+}
+
+impl Visitor for Place<TokenBody> {
+    fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
+        Ok(Box::new(TokenBodyBuilder {
+            out: &mut self.out,
+            token: None,
+        }))
+    }
+}
+
+struct TokenBodyBuilder<'a> {
+    out: &'a mut Option<TokenBody>,
+    token: Option<String>,
+}
+
+impl Map for TokenBodyBuilder<'_> {
+    fn key(&mut self, k: &str) -> miniserde::Result<&mut dyn Visitor> {
+        Ok(match k {
+            "token" => Deserialize::begin(&mut self.token),
+            _ => <dyn Visitor>::ignore(),
+        })
+    }
+
+    fn finish(&mut self) -> miniserde::Result<()> {
+        let token = self.token.take().ok_or(miniserde::Error)?;
+        *self.out = Some(TokenBody { token });
+        Ok(())
+    }
+}
+
+impl Deserialize for ErrorBody {
+    fn begin(out: &mut Option<Self>) -> &mut dyn Visitor {
+        Place::new(out)
+    }
+}
+
+impl Visitor for Place<ErrorBody> {
+    fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
+        Ok(Box::new(ErrorBodyBuilder {
+            out: &mut self.out,
+            error: None,
+            errors: None,
+        }))
+    }
+}
+
+struct ErrorBodyBuilder<'a> {
+    out: &'a mut Option<ErrorBody>,
+    error: Option<Option<String>>,
+    errors: Option<Option<Vec<ErrorItem>>>,
+}
+
+impl Map for ErrorBodyBuilder<'_> {
+    fn key(&mut self, k: &str) -> miniserde::Result<&mut dyn Visitor> {
+        Ok(match k {
+            "error" => Deserialize::begin(&mut self.error),
+            "errors" => Deserialize::begin(&mut self.errors),
+            _ => <dyn Visitor>::ignore(),
+        })
+    }
+
+    fn finish(&mut self) -> miniserde::Result<()> {
+        *self.out = Some(ErrorBody {
+            error: self.error.take().flatten(),
+            errors: self.errors.take().flatten(),
+        });
+        Ok(())
+    }
+}
+
+impl Deserialize for ErrorItem {
+    fn begin(out: &mut Option<Self>) -> &mut dyn Visitor {
+        Place::new(out)
+    }
+}
+
+impl Visitor for Place<ErrorItem> {
+    fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
+        Ok(Box::new(ErrorItemBuilder {
+            out: &mut self.out,
+            kind: None,
+            code: None,
+            message: None,
+            attribute: None,
+            url: None,
+        }))
+    }
+}
+
+struct ErrorItemBuilder<'a> {
+    out: &'a mut Option<ErrorItem>,
+    kind: Option<String>,
+    code: Option<String>,
+    message: Option<String>,
+    attribute: Option<Option<String>>,
+    url: Option<String>,
+}
+
+impl Map for ErrorItemBuilder<'_> {
+    fn key(&mut self, k: &str) -> miniserde::Result<&mut dyn Visitor> {
+        Ok(match k {
+            "type" => Deserialize::begin(&mut self.kind),
+            "code" => Deserialize::begin(&mut self.code),
+            "message" => Deserialize::begin(&mut self.message),
+            "attribute" => Deserialize::begin(&mut self.attribute),
+            "url" => Deserialize::begin(&mut self.url),
+            _ => <dyn Visitor>::ignore(),
+        })
+    }
+
+    fn finish(&mut self) -> miniserde::Result<()> {
+        let required = |slot: &mut Option<String>| slot.take().ok_or(miniserde::Error);
+        *self.out = Some(ErrorItem {
+            kind: required(&mut self.kind)?,
+            code: required(&mut self.code)?,
+            message: required(&mut self.message)?,
+            attribute: self.attribute.take().flatten(),
+            url: required(&mut self.url)?,
+        });
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Response
+// ---------------------------------------------------------------------------
+
+/// A minted token. Its `Debug` output shows everything but the token.
+///
+/// The token is opaque: its claims are not documented, so its expiry is
+/// computed here from the ttl asked for.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PubSubToken {
+    token: String,
+    member_id: Option<String>,
+    expires_at: SystemTime,
+}
+
+impl PubSubToken {
+    /// The token to hand to the browser or device. Keep it out of logs.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The token, by value.
+    pub fn into_token(self) -> String {
+        self.token
+    }
+
+    /// The member id that was sent, if any (when none was, the server picked
+    /// one and did not say which).
+    pub fn member_id(&self) -> Option<&str> {
+        self.member_id.as_deref()
+    }
+
+    /// When the token expires: the time the request was sent plus the ttl, so
+    /// slightly before the server's own expiry.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+impl fmt::Debug for PubSubToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PubSubToken")
+            .field("token", &REDACTED)
+            .field("member_id", &self.member_id)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/// Everything that can go wrong, one variant per case a caller may handle
+/// differently. No variant's `Display` or `Debug` contains a secret.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request breaks a rule of the API; nothing was sent.
+    InvalidRequest {
+        /// The field at fault: `ttl`, `channels`, `member_id` or `state`.
+        field: &'static str,
+        /// What the rule is and what the value was.
+        message: String,
+    },
+    /// The client's settings are unusable (space, credentials, environment,
+    /// proxy, timeouts); nothing was sent.
+    Config {
+        /// What is wrong, naming the setting or variable.
+        message: String,
+    },
+    /// 400: the server could not read the request.
+    BadRequest(ApiError),
+    /// 401: the project id or API token is wrong.
+    Unauthorized(ApiError),
+    /// 403: the API token lacks the PubSub scope.
+    Forbidden(ApiError),
+    /// 404: no such endpoint; the space or path prefix is probably wrong.
+    NotFound(ApiError),
+    /// 422: the server rejected the parameters; see [`ApiError::errors`].
+    Unprocessable(ApiError),
+    /// 429: rate limited.
+    RateLimited(ApiError),
+    /// 5xx: the server failed.
+    Server(ApiError),
+    /// Any other status that is not 2xx, redirects included (they are not
+    /// followed).
+    UnexpectedStatus(ApiError),
+    /// The connection failed or broke: DNS, refused, TLS, I/O, HTTP protocol.
+    Transport {
+        /// Which stage failed.
+        kind: TransportKind,
+        /// The underlying error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The call ran past its time limit.
+    Timeout {
+        /// `true` when the limit hit was the connect timeout.
+        connecting: bool,
+        /// The limit that was hit.
+        limit: Duration,
+    },
+    /// A 2xx response whose body is not `{"token": "<non-empty string>"}`
+    /// (or is over 64 KiB). The body is not quoted: it may hold a token.
+    InvalidResponse {
+        /// The HTTP status.
+        status: u16,
+        /// The request id the server sent, if any.
+        request_id: Option<String>,
+        /// What is wrong with the body.
+        reason: String,
+    },
+}
+
+/// Which stage of the connection failed, for [`Error::Transport`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The host name did not resolve.
+    Dns,
+    /// The connection was refused or could not be made (proxy included).
+    Connect,
+    /// The TLS handshake or certificate check failed.
+    Tls,
+    /// Reading or writing the connection failed (reset, closed early).
+    Io,
+    /// The server's HTTP was malformed (or its headers too large).
+    Protocol,
+    /// Anything else ureq reported.
+    Other,
+}
+
+/// What the server said when it answered with an error status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: u16,
+    /// From `x-request-id` or `x-signalwire-request-id`, for support tickets.
+    pub request_id: Option<String>,
+    /// The `error` string of bodies like `{"error": "Unauthorized"}`.
+    pub message: Option<String>,
+    /// The `errors` items of a 422 body, in order.
+    pub errors: Vec<ErrorItem>,
+    /// The first 200 characters of a body that was not such JSON.
+    pub body_prefix: Option<String>,
+}
+
+/// One item of a 422 body's `errors` list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorItem {
+    /// The category of error (`type` in the JSON), e.g. `validation_error`.
+    pub kind: String,
+    /// The error code, e.g. `invalid_parameter`.
+    pub code: String,
+    /// A description of what caused the error.
+    pub message: String,
+    /// The request parameter at fault, when the server names one.
+    pub attribute: Option<String>,
+    /// A link to documentation about this error.
+    pub url: String,
+}
+
+impl Error {
+    /// The HTTP status, for errors that come with a response.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::InvalidResponse { status, .. } => Some(*status),
+            _ => self.api().map(|api| api.status),
+        }
+    }
+
+    /// The server's answer, for the status variants.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::BadRequest(api)
+            | Error::Unauthorized(api)
+            | Error::Forbidden(api)
+            | Error::NotFound(api)
+            | Error::Unprocessable(api)
+            | Error::RateLimited(api)
+            | Error::Server(api)
+            | Error::UnexpectedStatus(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            Error::InvalidRequest { message, .. } => {
+                return write!(f, "invalid request (nothing was sent): {message}")
+            }
+            Error::Config { message } => return write!(f, "invalid configuration: {message}"),
+            Error::Transport { kind, source } => {
+                return write!(f, "transport error ({kind:?}): {source}")
+            }
+            Error::Timeout { connecting, limit } => {
+                let stage = if *connecting {
+                    "connecting"
+                } else {
+                    "the call"
+                };
+                return write!(f, "timed out: {stage} took longer than {limit:?}");
+            }
+            Error::InvalidResponse {
+                status,
+                request_id,
+                reason,
+            } => {
+                write!(f, "invalid response to a {status}: {reason}")?;
+                return write_request_id(f, request_id);
+            }
+            Error::BadRequest(_) => "bad request",
+            Error::Unauthorized(_) => "unauthorized: check the project id and API token",
+            Error::Forbidden(_) => "forbidden: the API token lacks the PubSub scope",
+            Error::NotFound(_) => "not found: check the space",
+            Error::Unprocessable(_) => "the server rejected the request",
+            Error::RateLimited(_) => "rate limited",
+            Error::Server(_) => "server error",
+            Error::UnexpectedStatus(_) => "unexpected status",
+        };
+        let api = self.api().expect("status variants carry an ApiError");
+        write!(f, "{what} (HTTP {})", api.status)?;
+        if let Some(message) = &api.message {
+            write!(f, ": {message}")?;
+        }
+        for item in &api.errors {
+            write!(f, "; {}", item.code)?;
+            if let Some(attribute) = &item.attribute {
+                write!(f, " ({attribute})")?;
+            }
+            write!(f, ": {}", item.message)?;
+        }
+        if let Some(prefix) = &api.body_prefix {
+            write!(f, "; body: {prefix}")?;
+        }
+        write_request_id(f, &api.request_id)
+    }
+}
+
+fn write_request_id(f: &mut fmt::Formatter<'_>, request_id: &Option<String>) -> fmt::Result {
+    match request_id {
+        Some(id) => write!(f, " [request id {id}]"),
+        None => Ok(()),
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Transport { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! `Client::from_env`. Environment variables are process-wide, so this file
+//! holds one test that walks through every case in order.
+
+use signalwire_pubsub::{Client, ClientBuilder, Error};
+
+const VARS: [&str; 3] = [
+    "SIGNALWIRE_SPACE",
+    "SIGNALWIRE_PROJECT_ID",
+    "SIGNALWIRE_API_TOKEN",
+];
+
+fn config_message() -> String {
+    match Client::from_env().unwrap_err() {
+        Error::Config { message } => message,
+        other => panic!("expected Config, got {other:?}"),
+    }
+}
+
+#[test]
+fn from_env_names_what_is_missing() {
+    for var in VARS {
+        std::env::remove_var(var);
+    }
+    assert!(config_message().contains("SIGNALWIRE_SPACE"));
+
+    std::env::set_var("SIGNALWIRE_SPACE", "example");
+    assert!(config_message().contains("SIGNALWIRE_PROJECT_ID"));
+
+    std::env::set_var("SIGNALWIRE_PROJECT_ID", "project");
+    std::env::set_var("SIGNALWIRE_API_TOKEN", "");
+    let message = config_message();
+    assert!(message.contains("SIGNALWIRE_API_TOKEN") && message.contains("empty"));
+
+    std::env::set_var("SIGNALWIRE_API_TOKEN", "env-secret-token");
+    let client = Client::from_env().unwrap();
+    assert_eq!(
+        client.url(),
+        "https://example.signalwire.com/api/pubsub/tokens"
+    );
+    assert!(!format!("{client:?}").contains("env-secret-token"));
+    let builder = ClientBuilder::from_env().unwrap();
+    assert!(!format!("{builder:?}").contains("env-secret-token"));
+
+    std::env::set_var("SIGNALWIRE_SPACE", "evil.com/");
+    assert!(config_message().contains("evil.com/"));
+
+    for var in VARS {
+        std::env::remove_var(var);
+    }
+}

@@ -1,0 +1,113 @@
+//! No secret (API token, `Authorization` value, minted token) in any `Debug`
+//! or `Display`, for every error the client can return and every public type.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::{assert_no_secret, expected_authorization, fake_and_client, API_TOKEN, PROJECT};
+use signalwire_pubsub::fake::{FakeResponse, FakeServer};
+use signalwire_pubsub::{Client, Error, TokenRequest};
+
+fn check(err: &Error, minted: &[String]) {
+    assert_no_secret(&err.to_string(), minted);
+    assert_no_secret(&format!("{err:?}"), minted);
+    assert_no_secret(&format!("{err:#?}"), minted);
+}
+
+#[test]
+fn no_secret_in_any_error() {
+    let (fake, client) = fake_and_client();
+    let good = TokenRequest::new(15).read("lobby");
+    let minted = vec![client.create_token(&good).unwrap().into_token()];
+    let auth = expected_authorization();
+    let echo = format!("echo: {API_TOKEN} / {auth} / {}", minted[0]);
+
+    let mut errors = vec![
+        // Local errors.
+        TokenRequest::new(0).read("a").validate().unwrap_err(),
+        Client::new("evil.com/", PROJECT, API_TOKEN).unwrap_err(),
+        Client::new("example", "bad:project", API_TOKEN).unwrap_err(),
+        Client::new("example", PROJECT, "bad\ntoken-PT-sekrit-api-token-0042").unwrap_err(),
+    ];
+    // Every status, with bodies that echo the secrets back.
+    for status in [400, 401, 403, 404, 422, 429, 500, 502, 302, 418] {
+        fake.respond_next(FakeResponse::new(status).body(echo.clone()));
+        errors.push(client.create_token(&good).unwrap_err());
+    }
+    // 2xx bodies that carry a token but are not valid.
+    for body in [
+        format!(r#"{{"token":"{}""#, minted[0]),
+        format!(r#"{{"token":"{}", "#, minted[0]),
+        format!(r#"{{"tokens":"{}"}}"#, minted[0]),
+    ] {
+        fake.respond_next(FakeResponse::json(200, body));
+        errors.push(client.create_token(&good).unwrap_err());
+    }
+    // Transport failures and a timeout.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = Client::new(&format!("http://127.0.0.1:{port}"), PROJECT, API_TOKEN).unwrap();
+    errors.push(refused.create_token(&good).unwrap_err());
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow = Client::builder(
+        &format!("http://{}", silent.local_addr().unwrap()),
+        PROJECT,
+        API_TOKEN,
+    )
+    .timeout(Duration::from_millis(200))
+    .build()
+    .unwrap();
+    errors.push(slow.create_token(&good).unwrap_err());
+
+    assert!(errors.iter().any(|e| matches!(e, Error::Timeout { .. })));
+    assert!(errors.iter().any(|e| matches!(e, Error::Transport { .. })));
+    assert!(errors
+        .iter()
+        .any(|e| matches!(e, Error::InvalidResponse { .. })));
+    for err in &errors {
+        check(err, &minted);
+    }
+    // The echoed body is still quoted, with the secrets blotted out.
+    let quoted = errors[4].api().unwrap().body_prefix.clone().unwrap();
+    assert!(
+        quoted.starts_with("echo: [redacted] / [redacted] / "),
+        "{quoted}"
+    );
+}
+
+#[test]
+fn no_secret_in_debug_of_public_types() {
+    let (fake, client) = fake_and_client();
+    let token = client
+        .create_token(&TokenRequest::new(15).read("lobby"))
+        .unwrap();
+    let minted = vec![token.token().to_owned()];
+    let builder = Client::builder(&fake.url(), PROJECT, API_TOKEN).proxy("http://u:p@proxy:1");
+    for text in [
+        format!("{client:?}"),
+        format!("{client:#?}"),
+        format!("{builder:?}"),
+        format!("{token:?}"),
+        format!("{fake:?}"),
+        format!("{:?}", fake.requests()),
+    ] {
+        assert_no_secret(&text, &minted);
+        assert!(!text.contains("u:p@"), "{text}");
+    }
+    assert!(format!("{token:?}").contains("[redacted]"));
+    assert!(
+        format!("{client:?}").contains(PROJECT),
+        "the project id is not secret"
+    );
+}
+
+#[test]
+fn fake_debug_is_safe_even_with_other_credentials() {
+    let fake = FakeServer::start("other", "other-secret-token").unwrap();
+    assert!(!format!("{fake:?}").contains("other-secret-token"));
+}

@@ -1,0 +1,117 @@
+//! Every rule of the API at its boundary: the limit passes, one past it fails
+//! with an error naming the field, the limit and the size, and nothing is sent.
+
+mod common;
+
+use signalwire_pubsub::{Access, Error, TokenRequest};
+
+/// Sends `ok` (must mint) and `bad` (must fail locally on `field`, with
+/// `needles` in the message) and checks that only `ok` reached the fake.
+fn boundary(ok: TokenRequest, bad: TokenRequest, field: &str, needles: &[&str]) {
+    let (fake, client) = common::fake_and_client();
+    client
+        .create_token(&ok)
+        .expect("the limit itself is accepted");
+    assert_eq!(fake.request_count(), 1);
+
+    let err = client
+        .create_token(&bad)
+        .expect_err("one past the limit fails");
+    match &err {
+        Error::InvalidRequest { field: f, .. } => assert_eq!(*f, field, "{err}"),
+        other => panic!("expected InvalidRequest, got {other:?}"),
+    }
+    let text = err.to_string();
+    for needle in needles {
+        assert!(text.contains(needle), "{text:?} should mention {needle:?}");
+    }
+    assert_eq!(fake.request_count(), 1, "nothing is sent for a bad request");
+}
+
+fn channels(count: usize) -> TokenRequest {
+    (0..count).fold(TokenRequest::new(15), |r, i| r.read(format!("ch-{i}")))
+}
+
+fn state_of_chars(total: usize) -> String {
+    // {"k":"..."} is 8 characters plus the value; use a 2-byte character to
+    // prove characters, not bytes, are counted.
+    format!("{{\"k\":\"{}\"}}", "é".repeat(total - 8))
+}
+
+#[test]
+fn ttl_bounds() {
+    let req = |ttl| TokenRequest::new(ttl).read("lobby");
+    boundary(req(43_200), req(43_201), "ttl", &["ttl", "43200", "43201"]);
+    boundary(req(1), req(0), "ttl", &["ttl", "1 to 43200", "got 0"]);
+}
+
+#[test]
+fn channel_count_bounds() {
+    boundary(channels(500), channels(501), "channels", &["500", "501"]);
+    boundary(channels(1), channels(0), "channels", &["1 to 500", "got 0"]);
+}
+
+#[test]
+fn channel_name_length_in_characters() {
+    let req = |n| TokenRequest::new(15).read("ü".repeat(n));
+    boundary(req(250), req(251), "channels", &["250", "251"]);
+    boundary(req(1), req(0), "channels", &["got 0"]);
+}
+
+#[test]
+fn channel_must_grant_something() {
+    let ok = TokenRequest::new(15).channel("w-only", Access::WRITE);
+    let bad = TokenRequest::new(15).channel("nothing", Access::default());
+    boundary(ok, bad, "channels", &["nothing", "read, write or both"]);
+}
+
+#[test]
+fn member_id_bounds() {
+    let req = |n| TokenRequest::new(15).read("lobby").member_id("ß".repeat(n));
+    boundary(
+        req(250),
+        req(251),
+        "member_id",
+        &["member_id", "250", "251"],
+    );
+    boundary(req(1), req(0), "member_id", &["got 0"]);
+}
+
+#[test]
+fn state_size_bound_counts_serialized_characters() {
+    let req = |n| {
+        TokenRequest::new(15)
+            .read("lobby")
+            .state_json(&state_of_chars(n))
+    };
+    assert_eq!(
+        req(2000).state.unwrap().as_json().unwrap().chars().count(),
+        2000
+    );
+    boundary(req(2000), req(2001), "state", &["state", "2000", "2001"]);
+}
+
+#[test]
+fn state_must_be_a_json_object() {
+    let ok = TokenRequest::new(15)
+        .read("lobby")
+        .state_json(r#"{"a":[1,2]}"#);
+    for bad in ["[1,2]", "\"text\"", "{not json", "", "null"] {
+        let req = TokenRequest::new(15).read("lobby").state_json(bad);
+        boundary(ok.clone(), req, "state", &["JSON object"]);
+    }
+}
+
+#[test]
+fn validation_reports_without_a_client() {
+    assert!(TokenRequest::new(15).read("a").validate().is_ok());
+    let err = TokenRequest::new(15).validate().unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidRequest {
+            field: "channels",
+            ..
+        }
+    ));
+    assert!(std::error::Error::source(&err).is_none());
+}
