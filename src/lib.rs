@@ -71,6 +71,11 @@ use ureq::http::{header, HeaderValue, Uri};
 #[cfg(feature = "fake")]
 pub mod fake;
 
+// The README's Rust examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Longest token lifetime the API accepts, in minutes (30 days).
 pub const MAX_TTL_MINUTES: u32 = 43_200;
 /// Most channels one token may name.
