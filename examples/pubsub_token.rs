@@ -8,11 +8,11 @@
 //! client rejects locally; 1 an API or transport failure.
 
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use miniserde::json::{Object, Value};
 use signalwire_pubsub::fake::FakeServer;
-use signalwire_pubsub::{Access, Client, Error, TokenRequest};
+use signalwire_pubsub::{Access, Client, ClientBuilder, Error, TokenRequest};
 
 const USAGE: &str = "\
 Usage: pubsub_token [--ttl MINUTES] [--channel NAME=r|w|rw]... [--member-id ID] [--state JSON] [--json]
@@ -25,6 +25,8 @@ Mints a SignalWire PubSub token and prints it on stdout.
   --member-id ID         the member id (default: the server picks one)
   --state JSON           a JSON object stored with the member
   --json                 print {\"expires_at\":...,\"token\":...} instead of the bare token
+  --timeout SECONDS      limit on the whole call, retries included (default 30)
+  --retries N            retries of 429, 502, 503, 504 and refused connections (default 2)
   --help                 this text
 
 Calls the space in SIGNALWIRE_SPACE with SIGNALWIRE_PROJECT_ID and
@@ -40,6 +42,8 @@ const ENV_VARS: [&str; 3] = [
 struct Options {
     request: TokenRequest,
     json: bool,
+    timeout: Option<Duration>,
+    retries: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -78,10 +82,23 @@ fn main() -> ExitCode {
                 "note: no SIGNALWIRE_* variables set; minting from the built-in fake at {}",
                 fake.url()
             );
-            Client::new(&fake.url(), "demo-project", "demo-api-token")
+            Ok(Client::builder(
+                &fake.url(),
+                "demo-project",
+                "demo-api-token",
+            ))
         }
-        _ => Client::from_env(),
+        _ => ClientBuilder::from_env(),
     };
+    let client = client.and_then(|mut builder| {
+        if let Some(timeout) = options.timeout {
+            builder = builder.timeout(timeout);
+        }
+        if let Some(retries) = options.retries {
+            builder = builder.retries(retries);
+        }
+        builder.build()
+    });
     let client = match client {
         Ok(client) => client,
         Err(e) => {
@@ -115,7 +132,12 @@ fn main() -> ExitCode {
                 Some(_) => "the API answered with an error",
                 None => "the request failed",
             };
-            eprintln!("error: {what}: {e}");
+            let attempts = e.attempts();
+            let plural = if attempts == 1 { "" } else { "s" };
+            eprintln!(
+                "error: {what} ({attempts} attempt{plural} to {}): {e}",
+                client.url()
+            );
             ExitCode::from(1)
         }
     }
@@ -125,6 +147,7 @@ fn main() -> ExitCode {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let mut request = TokenRequest::new(15);
     let mut json = false;
+    let (mut timeout, mut retries) = (None, None);
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => {
@@ -164,6 +187,24 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
                 };
                 request = request.channel(name, access);
             }
+            "--timeout" => {
+                let v = value()?;
+                let secs: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0 && s.is_finite())
+                    .ok_or_else(|| {
+                        format!("--timeout takes a positive number of seconds, got {v:?}")
+                    })?;
+                timeout = Some(Duration::from_secs_f64(secs.min(86_400.0)));
+            }
+            "--retries" => {
+                let v = value()?;
+                retries = Some(
+                    v.parse()
+                        .map_err(|_| format!("--retries takes a whole number, got {v:?}"))?,
+                );
+            }
             "--member-id" => request = request.member_id(value()?),
             "--state" => request = request.state_json(&value()?),
             _ => return Err(format!("unknown argument {arg:?}")),
@@ -172,7 +213,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
     if request.channels.is_empty() {
         request = request.read_write("demo");
     }
-    Ok(Some(Options { request, json }))
+    Ok(Some(Options {
+        request,
+        json,
+        timeout,
+        retries,
+    }))
 }
 
 /// `2026-11-28T01:16:00Z`, from days since the epoch (Howard Hinnant's

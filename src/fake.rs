@@ -35,7 +35,7 @@ use std::hash::BuildHasher;
 use std::io::{self, Cursor, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -72,6 +72,7 @@ struct Shared {
 struct State {
     requests: Vec<RecordedRequest>,
     scripted: VecDeque<FakeResponse>,
+    injected: Option<Injector>,
     tokens: Vec<String>,
 }
 
@@ -138,9 +139,46 @@ impl FakeServer {
         self.shared.lock().scripted.push_back(response);
     }
 
+    /// From now on, answers about `per_mille` requests in 1,000 (those not
+    /// answered by [`respond_next`](Self::respond_next)) with one of
+    /// `answers`, drawn by a generator seeded with `seed`: a fixed fault rate
+    /// for soak tests. An empty `answers` or a rate of 0 turns it off.
+    pub fn inject_faults(&self, per_mille: u32, seed: u64, answers: Vec<FakeResponse>) {
+        self.shared.lock().injected = (per_mille > 0 && !answers.is_empty()).then_some(Injector {
+            per_mille,
+            rng: seed,
+            answers,
+        });
+    }
+
     /// The tokens minted so far, in order (to check that they are never logged).
     pub fn tokens_issued(&self) -> Vec<String> {
         self.shared.lock().tokens.clone()
+    }
+}
+
+/// Random faults at a fixed rate, from a seeded splitmix64 generator.
+struct Injector {
+    per_mille: u32,
+    rng: u64,
+    answers: Vec<FakeResponse>,
+}
+
+impl Injector {
+    fn next(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn draw(&mut self) -> Option<FakeResponse> {
+        if self.next() % 1000 >= u64::from(self.per_mille) {
+            return None;
+        }
+        let pick = self.next() % self.answers.len() as u64;
+        self.answers.get(pick as usize).cloned()
     }
 }
 
@@ -291,7 +329,10 @@ fn handle(shared: &Shared, addr: SocketAddr, mut request: tiny_http::Request) {
     let scripted = {
         let mut state = shared.lock();
         state.requests.push(recorded.clone());
-        state.scripted.pop_front()
+        match state.scripted.pop_front() {
+            Some(reply) => Some(reply),
+            None => state.injected.as_mut().and_then(Injector::draw),
+        }
     };
     let reply = scripted.unwrap_or_else(|| answer(shared, addr, &recorded, body));
     let header = |(name, value): &(String, String)| {
@@ -528,6 +569,157 @@ fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
         object.insert(key.to_owned(), value);
     }
     Value::Object(object)
+}
+
+/// A connection-level misbehaviour, played by a [`FaultServer`] on every
+/// connection after it has read the whole request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Close the connection without answering.
+    CloseBeforeAnswer,
+    /// Send the head of a 200 announcing 1,000 bytes, then 500 of them, then close.
+    CloseMidBody,
+    /// Say nothing for this long, then close.
+    Stall(Duration),
+    /// Send a valid 200 `{"token":"a.b.c"}` response one byte per interval.
+    Trickle(Duration),
+    /// A 200 whose body (`{"token":"xxx...`) is this many bytes long, streamed.
+    HugeBody(u64),
+    /// Send exactly these bytes as the response, then close.
+    Raw(Vec<u8>),
+}
+
+/// A bare std server for faults that tiny_http cannot play (closing early,
+/// stalling, trickling, streaming huge or malformed responses). It listens on
+/// `127.0.0.1:0`, reads each request (head and `Content-Length` body), counts
+/// it, plays its [`Fault`], and closes the connection. Stops when dropped.
+pub struct FaultServer {
+    addr: SocketAddr,
+    requests: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FaultServer {
+    /// Starts the server; every connection gets `fault`.
+    pub fn start(fault: Fault) -> io::Result<FaultServer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let requests = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, stopped) = (Arc::clone(&requests), Arc::clone(&stop));
+        let thread = thread::Builder::new()
+            .name("signalwire-pubsub-faults".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if stopped.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let (Ok(stream), fault, count) = (stream, fault.clone(), Arc::clone(&count))
+                    else {
+                        continue;
+                    };
+                    // Each connection on its own thread; each fault ends by itself.
+                    let _ = thread::Builder::new().spawn(move || play(stream, &fault, &count));
+                }
+            })?;
+        Ok(FaultServer {
+            addr,
+            requests,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// How many whole requests were read so far.
+    pub fn request_count(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl fmt::Debug for FaultServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FaultServer")
+            .field("url", &self.url())
+            .field("request_count", &self.request_count())
+            .finish()
+    }
+}
+
+fn play(mut stream: TcpStream, fault: &Fault, count: &AtomicUsize) {
+    use std::io::Write;
+    if read_request(&mut stream).is_err() {
+        return;
+    }
+    count.fetch_add(1, Ordering::SeqCst);
+    let token_response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"token\":\"a.b.c\"}";
+    let _ = match fault {
+        Fault::CloseBeforeAnswer => Ok(()),
+        Fault::CloseMidBody => stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"token\":\"")
+            .and_then(|()| stream.write_all(&[b'x'; 490])),
+        Fault::Stall(pause) => {
+            thread::sleep(*pause);
+            Ok(())
+        }
+        Fault::Trickle(interval) => token_response.iter().try_for_each(|byte| {
+            thread::sleep(*interval);
+            stream.write_all(&[*byte])
+        }),
+        Fault::HugeBody(len) => {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n{{\"token\":\"");
+            let chunk = [b'x'; 64 * 1024];
+            let mut left = len.saturating_sub(10);
+            stream.write_all(head.as_bytes()).and_then(|()| {
+                while left > 0 {
+                    let n = left.min(chunk.len() as u64);
+                    stream.write_all(&chunk[..n as usize])?;
+                    left -= n;
+                }
+                Ok(())
+            })
+        }
+        Fault::Raw(bytes) => stream.write_all(bytes),
+    };
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+/// Reads one request head and its `Content-Length` body.
+fn read_request(stream: &mut TcpStream) -> io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 || head.len() > 64 * 1024 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    io::copy(&mut (&mut *stream).take(length), &mut io::sink())?;
+    Ok(())
 }
 
 #[cfg(test)]

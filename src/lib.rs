@@ -60,8 +60,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use miniserde::de::{Deserialize, Map, Visitor};
@@ -94,6 +95,16 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default timeout for establishing the connection (DNS, TCP, TLS).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default number of retries after a first failed attempt.
+pub const DEFAULT_RETRIES: u32 = 2;
+/// Backoff before the first retry is up to this long (full jitter), doubling
+/// with each retry up to [`RETRY_BACKOFF_CAP`].
+pub const RETRY_BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// Longest backoff between two attempts, when the server gives no `Retry-After`.
+pub const RETRY_BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Longest wait a server's `Retry-After` can ask for; longer values are cut to this.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
+
 const PATH: &str = "/api/pubsub/tokens";
 const REDACTED: &str = "[redacted]";
 const BODY_PREFIX_CHARS: usize = 200;
@@ -119,6 +130,7 @@ struct Inner {
     authorization: HeaderValue,
     timeout: Duration,
     connect_timeout: Duration,
+    retries: u32,
 }
 
 impl Client {
@@ -149,6 +161,8 @@ impl Client {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: None,
             proxy: Proxy::FromEnv,
+            retries: DEFAULT_RETRIES,
+            ca_file: None,
         }
     }
 
@@ -157,18 +171,62 @@ impl Client {
         self.inner.uri.to_string()
     }
 
-    /// Mints a token: validates `request`, then `POST`s it.
+    /// Mints a token: validates `request`, then `POST`s it, retrying what is
+    /// safe to retry.
     ///
     /// A request that breaks a rule of the API is an
-    /// [`Error::InvalidRequest`] and nothing is sent. Otherwise one HTTP
-    /// request is made (no retry); see [`Error`] for what can go wrong.
+    /// [`Error::InvalidRequest`] and nothing is sent. Otherwise the call makes
+    /// up to 1 + [`retries`](ClientBuilder::retries) attempts: 429, 502, 503,
+    /// 504 and a connection that failed before the request was sent are
+    /// retried after a backoff (or the server's `Retry-After`); nothing else is.
+    /// No attempt starts past the overall timeout, so the call never takes
+    /// longer than it. The error of the last attempt is returned, with the
+    /// number of attempts made.
     pub fn create_token(&self, request: &TokenRequest) -> Result<PubSubToken, Error> {
         let body = request.to_json()?;
+        let deadline = Instant::now() + self.inner.timeout;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            // The first attempt has the whole timeout (the agent's); later
+            // ones only what is left of it.
+            let remaining =
+                (attempts > 1).then(|| deadline.saturating_duration_since(Instant::now()));
+            let err = match self.attempt(&body, request, remaining) {
+                Ok(mut token) => {
+                    token.attempts = attempts;
+                    return Ok(token);
+                }
+                Err(err) => err.with_attempts(attempts),
+            };
+            if attempts > self.inner.retries || !err.is_retryable() {
+                return Err(err);
+            }
+            let delay = match err.api().and_then(|api| api.retry_after) {
+                Some(retry_after) => retry_after.min(RETRY_AFTER_CAP),
+                None => backoff(attempts),
+            };
+            if Instant::now() + delay >= deadline {
+                return Err(err);
+            }
+            std::thread::sleep(delay);
+        }
+    }
+
+    /// One HTTP exchange; `timeout` overrides the agent's overall timeout.
+    fn attempt(
+        &self,
+        body: &str,
+        request: &TokenRequest,
+        timeout: Option<Duration>,
+    ) -> Result<PubSubToken, Error> {
         let inner = &*self.inner;
+        let mut builder = inner.agent.post(inner.uri.clone());
+        if let Some(timeout) = timeout {
+            builder = builder.config().timeout_global(Some(timeout)).build();
+        }
         let sent_at = SystemTime::now();
-        let mut response = inner
-            .agent
-            .post(inner.uri.clone())
+        let mut response = builder
             .header(header::AUTHORIZATION, inner.authorization.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json")
@@ -177,6 +235,10 @@ impl Client {
 
         let status = response.status().as_u16();
         let request_id = request_id(response.headers());
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| parse_retry_after(v.to_str().ok()?, SystemTime::now()));
         let read = response
             .body_mut()
             .with_config()
@@ -197,9 +259,14 @@ impl Client {
                 status,
                 request_id,
                 reason: reason.to_owned(),
+                attempts: 1,
             });
         }
-        Err(self.api_error(status, request_id, body.as_deref()))
+        let mut api = self.api_error(status, request_id, body.as_deref());
+        if let Some(api) = api_mut(&mut api) {
+            api.retry_after = retry_after;
+        }
+        Err(api)
     }
 
     fn api_error(&self, status: u16, request_id: Option<String>, body: Option<&[u8]>) -> Error {
@@ -209,6 +276,8 @@ impl Client {
             message: None,
             errors: Vec::new(),
             body_prefix: None,
+            retry_after: None,
+            attempts: 1,
         };
         match body.map(decode_error_body) {
             Some(Some(decoded)) => {
@@ -259,12 +328,14 @@ impl Client {
                     } else {
                         self.inner.timeout
                     },
+                    attempts: 1,
                 };
             }
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 return Error::Timeout {
                     connecting: false,
                     limit: self.inner.timeout,
+                    attempts: 1,
                 };
             }
             ureq::Error::HostNotFound => TransportKind::Dns,
@@ -287,6 +358,7 @@ impl Client {
         };
         Error::Transport {
             kind,
+            attempts: 1,
             source: Box::new(e),
         }
     }
@@ -300,6 +372,7 @@ impl fmt::Debug for Client {
             .field("api_token", &REDACTED)
             .field("timeout", &self.inner.timeout)
             .field("connect_timeout", &self.inner.connect_timeout)
+            .field("retries", &self.inner.retries)
             .finish()
     }
 }
@@ -337,6 +410,8 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     user_agent: Option<String>,
     proxy: Proxy,
+    retries: u32,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -349,7 +424,8 @@ enum Proxy {
 impl ClientBuilder {
     /// A builder from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
     /// `SIGNALWIRE_API_TOKEN`; [`Error::Config`] names the first one that is
-    /// missing, empty or not Unicode.
+    /// missing, empty or not Unicode. `SIGNALWIRE_REST_CA_FILE`, when set,
+    /// is used as [`ca_file`](Self::ca_file), as SignalWire's Python SDK does.
     pub fn from_env() -> Result<ClientBuilder, Error> {
         let var = |name: &'static str| match std::env::var(name) {
             Ok(value) if !value.is_empty() => Ok(value),
@@ -362,7 +438,28 @@ impl ClientBuilder {
             var("SIGNALWIRE_PROJECT_ID")?,
             var("SIGNALWIRE_API_TOKEN")?,
         );
-        Ok(Client::builder(&space, &project_id, &api_token))
+        let builder = Client::builder(&space, &project_id, &api_token);
+        Ok(match std::env::var_os("SIGNALWIRE_REST_CA_FILE") {
+            Some(path) if !path.is_empty() => builder.ca_file(path),
+            _ => builder,
+        })
+    }
+
+    /// How many times a failed attempt may be retried (429, 502, 503, 504, or
+    /// a connection that failed before the request was sent); `0` turns
+    /// retries off. Default: [`DEFAULT_RETRIES`] (2).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Trusts the root certificates in this PEM file instead of the built-in
+    /// (Mozilla) roots, for a gateway or test server with its own CA. An
+    /// unreadable file, or one without a certificate, is an [`Error::Config`]
+    /// from [`build`](Self::build).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
     }
 
     /// Limit on one whole call, connecting and reading the body included.
@@ -452,12 +549,15 @@ impl ClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(user_agent)
             .proxy(proxy);
+        let mut tls = ureq::tls::TlsConfig::builder();
         #[cfg(feature = "native-tls")]
-        let builder = builder.tls_config(
-            ureq::tls::TlsConfig::builder()
-                .provider(ureq::tls::TlsProvider::NativeTls)
-                .build(),
-        );
+        {
+            tls = tls.provider(ureq::tls::TlsProvider::NativeTls);
+        }
+        if let Some(path) = &self.ca_file {
+            tls = tls.root_certs(load_roots(path)?);
+        }
+        let builder = builder.tls_config(tls.build());
         let agent = ureq::Agent::new_with_config(builder.build());
 
         Ok(Client {
@@ -469,9 +569,28 @@ impl ClientBuilder {
                 authorization,
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
+                retries: self.retries,
             }),
         })
     }
+}
+
+/// The certificates of a PEM file, as the roots to trust.
+fn load_roots(path: &Path) -> Result<ureq::tls::RootCerts, Error> {
+    let config = |why: &str| Error::Config {
+        message: format!("CA file {}: {why}", path.display()),
+    };
+    let pem = std::fs::read(path).map_err(|e| config(&e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|_| config("bad PEM"))? {
+            certs.push(cert);
+        }
+    }
+    if certs.is_empty() {
+        return Err(config("no certificate in it"));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -489,6 +608,8 @@ impl fmt::Debug for ClientBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("user_agent", &self.user_agent)
             .field("proxy", &proxy)
+            .field("retries", &self.retries)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -599,6 +720,59 @@ fn split_port(authority: &str) -> Option<(&str, String)> {
         return None;
     }
     Some((&authority[..colon], format!(":{port}")))
+}
+
+// ---------------------------------------------------------------------------
+// Retry timing
+// ---------------------------------------------------------------------------
+
+/// Full-jitter exponential backoff before retry number `attempt` (1-based):
+/// a random wait up to `min(cap, base * 2^(attempt - 1))`.
+fn backoff(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling = RETRY_BACKOFF_BASE
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(RETRY_BACKOFF_CAP);
+    // std's RandomState is randomly keyed per thread and per call: enough
+    // randomness to spread clients apart, with no `rand` crate.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let unit = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    ceiling.mul_f64(unit)
+}
+
+/// `Retry-After` as delta-seconds (`120`) or an HTTP date
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`), as a wait from `now`.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let parts: Vec<&str> = value.split_ascii_whitespace().collect();
+    let [_weekday, day, month, year, time, "GMT"] = parts[..] else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let mut hms = time
+        .split(':')
+        .map(|n| n.parse::<u64>().ok().filter(|n| *n < 61));
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || hms.next().is_some() {
+        return None;
+    }
+    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let at = UNIX_EPOCH
+        + Duration::from_secs(u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s);
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------
@@ -1074,6 +1248,7 @@ pub struct PubSubToken {
     token: String,
     member_id: Option<String>,
     expires_at: SystemTime,
+    attempts: u32,
 }
 
 impl PubSubToken {
@@ -1102,7 +1277,13 @@ impl PubSubToken {
             token: decode_token(body)?,
             member_id: request.member_id.clone(),
             expires_at: sent_at + Duration::from_secs(u64::from(request.ttl) * 60),
+            attempts: 1,
         })
+    }
+
+    /// How many HTTP attempts the call took (1 when the first succeeded).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
     }
 
     /// The token to hand to the browser or device. Keep it out of logs.
@@ -1134,6 +1315,7 @@ impl fmt::Debug for PubSubToken {
             .field("token", &REDACTED)
             .field("member_id", &self.member_id)
             .field("expires_at", &self.expires_at)
+            .field("attempts", &self.attempts)
             .finish()
     }
 }
@@ -1181,6 +1363,8 @@ pub enum Error {
     Transport {
         /// Which stage failed.
         kind: TransportKind,
+        /// How many attempts were made.
+        attempts: u32,
         /// The underlying error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -1190,6 +1374,8 @@ pub enum Error {
         connecting: bool,
         /// The limit that was hit.
         limit: Duration,
+        /// How many attempts were made.
+        attempts: u32,
     },
     /// A 2xx response whose body is not `{"token": "<non-empty string>"}`
     /// (or is over 64 KiB). The body is not quoted: it may hold a token.
@@ -1200,6 +1386,8 @@ pub enum Error {
         request_id: Option<String>,
         /// What is wrong with the body.
         reason: String,
+        /// How many attempts were made.
+        attempts: u32,
     },
 }
 
@@ -1235,6 +1423,10 @@ pub struct ApiError {
     pub errors: Vec<ErrorItem>,
     /// The first 200 characters of a body that was not such JSON.
     pub body_prefix: Option<String>,
+    /// The wait the server asked for in `Retry-After` (seconds or HTTP date).
+    pub retry_after: Option<Duration>,
+    /// How many attempts were made, this one included.
+    pub attempts: u32,
 }
 
 /// One item of a 422 body's `errors` list.
@@ -1262,6 +1454,42 @@ impl Error {
         }
     }
 
+    /// How many HTTP attempts were made: 0 for errors raised before sending.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Transport { attempts, .. }
+            | Error::Timeout { attempts, .. }
+            | Error::InvalidResponse { attempts, .. } => *attempts,
+            _ => self.api().map_or(0, |api| api.attempts),
+        }
+    }
+
+    /// Whether another attempt may succeed and cannot mint twice: 429, 502,
+    /// 503, 504, a refused connection or a connect timeout.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited(_) => true,
+            Error::Server(api) => matches!(api.status, 502..=504),
+            Error::Transport { kind, .. } => *kind == TransportKind::Connect,
+            Error::Timeout { connecting, .. } => *connecting,
+            _ => false,
+        }
+    }
+
+    fn with_attempts(mut self, n: u32) -> Self {
+        match &mut self {
+            Error::Transport { attempts, .. }
+            | Error::Timeout { attempts, .. }
+            | Error::InvalidResponse { attempts, .. } => *attempts = n,
+            other => {
+                if let Some(api) = api_mut(other) {
+                    api.attempts = n;
+                }
+            }
+        }
+        self
+    }
+
     /// The server's answer, for the status variants.
     pub fn api(&self) -> Option<&ApiError> {
         match self {
@@ -1280,15 +1508,27 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.describe(f)?;
+        match self.attempts() {
+            n if n > 1 => write!(f, " (after {n} attempts)"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Error {
+    fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self {
             Error::InvalidRequest { message, .. } => {
                 return write!(f, "invalid request (nothing was sent): {message}")
             }
             Error::Config { message } => return write!(f, "invalid configuration: {message}"),
-            Error::Transport { kind, source } => {
+            Error::Transport { kind, source, .. } => {
                 return write!(f, "transport error ({kind:?}): {source}")
             }
-            Error::Timeout { connecting, limit } => {
+            Error::Timeout {
+                connecting, limit, ..
+            } => {
                 let stage = if *connecting {
                     "connecting"
                 } else {
@@ -1300,6 +1540,7 @@ impl fmt::Display for Error {
                 status,
                 request_id,
                 reason,
+                ..
             } => {
                 write!(f, "invalid response to a {status}: {reason}")?;
                 return write_request_id(f, request_id);
@@ -1329,6 +1570,20 @@ impl fmt::Display for Error {
             write!(f, "; body: {prefix}")?;
         }
         write_request_id(f, &api.request_id)
+    }
+}
+
+fn api_mut(err: &mut Error) -> Option<&mut ApiError> {
+    match err {
+        Error::BadRequest(api)
+        | Error::Unauthorized(api)
+        | Error::Forbidden(api)
+        | Error::NotFound(api)
+        | Error::Unprocessable(api)
+        | Error::RateLimited(api)
+        | Error::Server(api)
+        | Error::UnexpectedStatus(api) => Some(api),
+        _ => None,
     }
 }
 

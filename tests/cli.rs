@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::{API_TOKEN, PROJECT};
-use signalwire_pubsub::fake::FakeServer;
+use signalwire_pubsub::fake::{FakeResponse, FakeServer};
 
 fn example() -> PathBuf {
     let deps = std::env::current_exe().unwrap();
@@ -175,9 +175,39 @@ fn api_failure_exits_1_without_secrets() {
         ],
     );
     assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("transport"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("transport") && stderr.contains("3 attempts"),
+        "{stderr}"
     );
+}
+
+#[test]
+fn timeout_and_retries_flags() {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    for _ in 0..2 {
+        fake.respond_next(
+            FakeResponse::json(503, r#"{"error":"busy"}"#).header("retry-after", "0"),
+        );
+    }
+    let env = env_for(&fake, API_TOKEN);
+    let out = run(&["--retries", "1", "--timeout", "5"], &as_refs(&env));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("2 attempts") && stderr.contains("HTTP 503"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(API_TOKEN));
+    assert_eq!(fake.request_count(), 2);
+
+    let out = run(&["--retries", "0"], &as_refs(&env));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for bad in [
+        &["--timeout", "0"][..],
+        &["--timeout", "x"],
+        &["--retries", "-1"],
+    ] {
+        assert_eq!(run(bad, &[]).status.code(), Some(2), "{bad:?}");
+    }
 }

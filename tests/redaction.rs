@@ -18,7 +18,11 @@ fn check(err: &Error, minted: &[String]) {
 
 #[test]
 fn no_secret_in_any_error() {
-    let (fake, client) = fake_and_client();
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let client = Client::builder(&fake.url(), PROJECT, API_TOKEN)
+        .retries(0)
+        .build()
+        .unwrap();
     let good = TokenRequest::new(15).read("lobby");
     let minted = vec![client.create_token(&good).unwrap().into_token()];
     let auth = expected_authorization();

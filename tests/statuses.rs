@@ -13,9 +13,14 @@ fn request() -> TokenRequest {
     TokenRequest::new(15).read("lobby")
 }
 
-/// The error the client returns when the fake answers with `response`.
+/// The error the client returns when the fake answers with `response`, with
+/// retries off.
 fn error_for(response: FakeResponse) -> Error {
-    let (fake, client) = common::fake_and_client();
+    let fake = FakeServer::start(common::PROJECT, common::API_TOKEN).unwrap();
+    let client = Client::builder(&fake.url(), common::PROJECT, common::API_TOKEN)
+        .retries(0)
+        .build()
+        .unwrap();
     fake.respond_next(response);
     let err = client.create_token(&request()).expect_err("must fail");
     assert_eq!(fake.request_count(), 1);
@@ -193,6 +198,7 @@ fn bad_2xx_bodies_are_invalid_responses() {
             status,
             request_id,
             reason,
+            ..
         } = &err
         else {
             panic!("{body:?}: {err:?}")
@@ -313,7 +319,7 @@ fn a_silent_server_times_out_within_the_limit() {
     done_tx.send(()).unwrap();
     server.join().unwrap();
     assert!(
-        matches!(err, Error::Timeout { connecting: false, limit: l } if l == limit),
+        matches!(err, Error::Timeout { connecting: false, limit: l, attempts: 1 } if l == limit),
         "{err:?}"
     );
     assert!(took >= limit && took < Duration::from_secs(5), "{took:?}");
