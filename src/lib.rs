@@ -348,6 +348,11 @@ impl Client {
             ureq::Error::Tls(_) | ureq::Error::TlsRequired | ureq::Error::Rustls(_) => {
                 TransportKind::Tls
             }
+            // rustls reports a failed handshake or a bad record (an unknown
+            // issuer, say) through its stream as I/O of kind InvalidData.
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                TransportKind::Tls
+            }
             #[cfg(feature = "native-tls")]
             ureq::Error::NativeTls(_) | ureq::Error::Der(_) => TransportKind::Tls,
             ureq::Error::Io(_) => TransportKind::Io,

@@ -41,6 +41,14 @@ fn from_env_names_what_is_missing() {
     let builder = ClientBuilder::from_env().unwrap();
     assert!(!format!("{builder:?}").contains("env-secret-token"));
 
+    // SIGNALWIRE_REST_CA_FILE, as SignalWire's Python SDK reads it.
+    std::env::set_var("SIGNALWIRE_REST_CA_FILE", "/nonexistent/ca.pem");
+    assert!(config_message().contains("/nonexistent/ca.pem"));
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ca.pem");
+    std::env::set_var("SIGNALWIRE_REST_CA_FILE", ca);
+    assert!(Client::from_env().is_ok());
+    std::env::remove_var("SIGNALWIRE_REST_CA_FILE");
+
     std::env::set_var("SIGNALWIRE_SPACE", "evil.com/");
     assert!(config_message().contains("evil.com/"));
 

@@ -1,0 +1,151 @@
+//! The https path users run: a TLS server with a test CA (`tests/data/`,
+//! generated once with openssl), served with rustls.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use signalwire_pubsub::{Client, Error, TokenRequest, TransportKind};
+
+const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ca.pem");
+const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/server.pem");
+const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/server-key.pem");
+
+struct TlsServer {
+    addr: SocketAddr,
+    handshakes: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
+}
+
+/// Serves `{"token":"tls.token.ok"}` over TLS to up to `connections`
+/// connections, keeping each alive for as many requests as the client sends.
+fn tls_server(connections: usize) -> TlsServer {
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(CERT)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(KEY).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (hs, rq) = (Arc::clone(&handshakes), Arc::clone(&requests));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(connections) {
+            let (config, hs, rq) = (Arc::clone(&config), Arc::clone(&hs), Arc::clone(&rq));
+            std::thread::spawn(move || {
+                let mut tcp = stream.unwrap();
+                let mut conn = rustls::ServerConnection::new(config).unwrap();
+                while conn.is_handshaking() {
+                    if conn.complete_io(&mut tcp).is_err() {
+                        return; // the client refused the certificate
+                    }
+                }
+                hs.fetch_add(1, Ordering::SeqCst);
+                let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if tls.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    tls.read_exact(&mut body).unwrap();
+                    rq.fetch_add(1, Ordering::SeqCst);
+                    let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 24\r\n\r\n{\"token\":\"tls.token.ok\"}";
+                    let stream = tls.get_mut();
+                    stream.write_all(answer).unwrap();
+                    stream.flush().unwrap();
+                }
+            });
+        }
+    });
+    TlsServer {
+        addr,
+        handshakes,
+        requests,
+    }
+}
+
+#[test]
+fn token_over_https_with_the_test_ca_reusing_the_connection() {
+    let server = tls_server(4);
+    let client = Client::builder(&format!("https://{}", server.addr), "p", "t")
+        .ca_file(CA)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let token = client
+            .create_token(&TokenRequest::new(5).read("a"))
+            .unwrap();
+        assert_eq!(token.token(), "tls.token.ok");
+    }
+    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        server.handshakes.load(Ordering::SeqCst),
+        1,
+        "one TLS connection, reused"
+    );
+}
+
+#[test]
+fn the_same_server_is_refused_with_the_default_roots() {
+    let server = tls_server(4);
+    let client = Client::new(&format!("https://{}", server.addr), "p", "t").unwrap();
+    let err = client
+        .create_token(&TokenRequest::new(5).read("a"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: TransportKind::Tls,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        server.requests.load(Ordering::SeqCst),
+        0,
+        "no request reached it"
+    );
+}
+
+#[test]
+fn a_bad_ca_file_is_a_config_error() {
+    let missing = Client::builder("example", "p", "t")
+        .ca_file("/nonexistent/ca.pem")
+        .build();
+    assert!(
+        matches!(&missing, Err(Error::Config { message }) if message.contains("/nonexistent/ca.pem"))
+    );
+    let not_pem = Client::builder("example", "p", "t")
+        .ca_file(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .build();
+    assert!(
+        matches!(&not_pem, Err(Error::Config { message }) if message.contains("no certificate")),
+        "{not_pem:?}"
+    );
+}
