@@ -280,13 +280,22 @@ impl Client {
             attempts: 1,
         };
         match body.map(decode_error_body) {
-            Some(Some(decoded)) => {
-                api.message = decoded.error;
+            Some(Some(decoded)) if decoded.error.is_some() || decoded.errors.is_some() => {
+                api.message = decoded.error.map(|m| self.scrub(&m));
                 api.errors = decoded.errors.unwrap_or_default();
+                for item in &mut api.errors {
+                    item.message = self.scrub(&item.message);
+                    item.attribute = item.attribute.as_deref().map(|a| self.scrub(a));
+                }
             }
-            Some(None) => api.body_prefix = Some(self.body_prefix(body.unwrap_or_default())),
+            Some(_) if body.is_some_and(<[u8]>::is_empty) => {}
+            Some(_) => {
+                let text = String::from_utf8_lossy(body.unwrap_or_default());
+                api.body_prefix = Some(self.scrub(&text));
+            }
             None => api.body_prefix = Some("(body larger than 64 KiB, not read)".to_owned()),
         }
+        let api = Box::new(api);
         match status {
             400 => Error::BadRequest(api),
             401 => Error::Unauthorized(api),
@@ -299,13 +308,15 @@ impl Client {
         }
     }
 
-    /// The start of a body that was not JSON, printable and scrubbed of the
-    /// client's secrets in case a proxy echoed the request.
-    fn body_prefix(&self, body: &[u8]) -> String {
-        let mut text = String::from_utf8_lossy(body).into_owned();
+    /// Text from the server, made safe to print: the client's secrets (in
+    /// case a proxy echoed the request) replaced, control characters
+    /// blanked, cut to 200 characters.
+    fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        let authorization = auth_str(&self.inner.authorization);
         for secret in [
             self.inner.api_token.as_str(),
-            auth_str(&self.inner.authorization),
+            authorization.trim_start_matches("Basic "),
         ] {
             if !secret.is_empty() {
                 text = text.replace(secret, REDACTED);
@@ -339,6 +350,10 @@ impl Client {
                 };
             }
             ureq::Error::HostNotFound => TransportKind::Dns,
+            // std's resolver failure (getaddrinfo) comes back as plain I/O.
+            ureq::Error::Io(io) if io.to_string().contains("failed to lookup address") => {
+                TransportKind::Dns
+            }
             ureq::Error::ConnectionFailed | ureq::Error::ConnectProxyFailed(_) => {
                 TransportKind::Connect
             }
@@ -522,8 +537,14 @@ impl ClientBuilder {
                 "api_token must be non-empty, without control characters",
             ));
         }
-        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(config("timeouts must be longer than zero"));
+        let day = Duration::from_secs(86_400);
+        if [self.timeout, self.connect_timeout]
+            .iter()
+            .any(|t| t.is_zero() || *t > day)
+        {
+            return Err(config(
+                "timeouts must be longer than zero and at most a day",
+            ));
         }
 
         let uri: Uri = format!("{}{PATH}", base.url)
@@ -543,14 +564,31 @@ impl ClientBuilder {
                 Some(ureq::Proxy::new(url).map_err(|_| config("proxy is not a valid proxy URL"))?)
             }
         };
+        // ureq is built without SOCKS support: only HTTP(S) CONNECT proxies work.
+        if let Some(proxy) = &proxy {
+            use ureq::ProxyProtocol::{Http, Https};
+            if !matches!(proxy.protocol(), Http | Https) {
+                return Err(config(
+                    "proxy must be http:// or https:// (SOCKS is not built in); \
+                     no_proxy() ignores the environment's",
+                ));
+            }
+        }
         let user_agent = self
             .user_agent
             .unwrap_or_else(|| concat!("signalwire-pubsub/", env!("CARGO_PKG_VERSION")).into());
+        if user_agent.is_empty()
+            || !user_agent.is_ascii()
+            || HeaderValue::from_str(&user_agent).is_err()
+        {
+            return Err(config("user_agent must be non-empty printable ASCII"));
+        }
         let builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .https_only(!base.loopback)
             .timeout_global(Some(self.timeout))
+            .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(user_agent)
             .proxy(proxy);
@@ -606,7 +644,7 @@ impl fmt::Debug for ClientBuilder {
             Proxy::Url(_) => "custom",
         };
         f.debug_struct("ClientBuilder")
-            .field("space", &self.space)
+            .field("space", &printable_space(&self.space))
             .field("project_id", &self.project_id)
             .field("api_token", &REDACTED)
             .field("timeout", &self.timeout)
@@ -633,7 +671,7 @@ fn parse_space(space: &str) -> Result<Base, Error> {
     let refuse = |why: &str| Error::Config {
         message: format!(
             "space {:?} is not a space name, host name or http(s) URL: {why}",
-            space.chars().take(100).collect::<String>()
+            printable_space(space)
         ),
     };
     if let Some(c) = space.chars().find(|c| !is_url_char(*c)) {
@@ -687,6 +725,16 @@ fn parse_space(space: &str) -> Result<Base, Error> {
         url: format!("{scheme}://{}{port}{path}", host.to_ascii_lowercase()),
         loopback,
     })
+}
+
+/// The space as it may be printed: whatever precedes an `@` may be user info
+/// (`https://user:secret@host`), so it is left out.
+fn printable_space(space: &str) -> String {
+    let shown = match space.rfind('@') {
+        Some(at) => format!("[redacted]@{}", &space[at + 1..]),
+        None => space.to_owned(),
+    };
+    shown.chars().take(100).collect()
 }
 
 /// Characters that may appear in a space at all: enough for host names, IPv6
@@ -892,7 +940,10 @@ impl TokenRequest {
     /// [`Error::InvalidRequest`] for `state`.
     pub fn state_json(mut self, json_text: &str) -> Self {
         self.state = Some(State::parse(json_text).unwrap_or_else(|e| State {
-            json: Err(e.to_string()),
+            json: Err(match e {
+                Error::InvalidRequest { message, .. } => message,
+                other => other.to_string(),
+            }),
         }));
         self
     }
@@ -1281,7 +1332,9 @@ impl PubSubToken {
         Ok(PubSubToken {
             token: decode_token(body)?,
             member_id: request.member_id.clone(),
-            expires_at: sent_at + Duration::from_secs(u64::from(request.ttl) * 60),
+            expires_at: sent_at
+                .checked_add(Duration::from_secs(u64::from(request.ttl) * 60))
+                .ok_or("expiry is out of range")?,
             attempts: 1,
         })
     }
@@ -1348,22 +1401,22 @@ pub enum Error {
         message: String,
     },
     /// 400: the server could not read the request.
-    BadRequest(ApiError),
+    BadRequest(Box<ApiError>),
     /// 401: the project id or API token is wrong.
-    Unauthorized(ApiError),
+    Unauthorized(Box<ApiError>),
     /// 403: the API token lacks the PubSub scope.
-    Forbidden(ApiError),
+    Forbidden(Box<ApiError>),
     /// 404: no such endpoint; the space or path prefix is probably wrong.
-    NotFound(ApiError),
+    NotFound(Box<ApiError>),
     /// 422: the server rejected the parameters; see [`ApiError::errors`].
-    Unprocessable(ApiError),
+    Unprocessable(Box<ApiError>),
     /// 429: rate limited.
-    RateLimited(ApiError),
+    RateLimited(Box<ApiError>),
     /// 5xx: the server failed.
-    Server(ApiError),
+    Server(Box<ApiError>),
     /// Any other status that is not 2xx, redirects included (they are not
     /// followed).
-    UnexpectedStatus(ApiError),
+    UnexpectedStatus(Box<ApiError>),
     /// The connection failed or broke: DNS, refused, TLS, I/O, HTTP protocol.
     Transport {
         /// Which stage failed.
@@ -1587,7 +1640,7 @@ fn api_mut(err: &mut Error) -> Option<&mut ApiError> {
         | Error::Unprocessable(api)
         | Error::RateLimited(api)
         | Error::Server(api)
-        | Error::UnexpectedStatus(api) => Some(api),
+        | Error::UnexpectedStatus(api) => Some(&mut **api),
         _ => None,
     }
 }

@@ -40,6 +40,19 @@ fn no_secret_in_any_error() {
         fake.respond_next(FakeResponse::new(status).body(echo.clone()));
         errors.push(client.create_token(&good).unwrap_err());
     }
+    // JSON error bodies that echo them, in the message and in 422 items.
+    let b64 = auth.trim_start_matches("Basic ");
+    let echo_json = format!(r#"{{"error":"bad {API_TOKEN} {b64}"}}"#);
+    fake.respond_next(FakeResponse::json(401, echo_json));
+    errors.push(client.create_token(&good).unwrap_err());
+    let item = format!(
+        r#"{{"errors":[{{"type":"t","code":"c","message":"{API_TOKEN}","attribute":"{b64}","url":"u"}}]}}"#
+    );
+    fake.respond_next(FakeResponse::json(422, item));
+    errors.push(client.create_token(&good).unwrap_err());
+    // User info in a space is never quoted.
+    let userinfo = format!("https://p:{API_TOKEN}@host");
+    errors.push(Client::new(&userinfo, PROJECT, API_TOKEN).unwrap_err());
     // 2xx bodies that carry a token but are not valid.
     for body in [
         format!(r#"{{"token":"{}""#, minted[0]),
@@ -79,7 +92,7 @@ fn no_secret_in_any_error() {
     // The echoed body is still quoted, with the secrets blotted out.
     let quoted = errors[4].api().unwrap().body_prefix.clone().unwrap();
     assert!(
-        quoted.starts_with("echo: [redacted] / [redacted] / "),
+        quoted.starts_with("echo: [redacted] / Basic [redacted] / "),
         "{quoted}"
     );
 }
