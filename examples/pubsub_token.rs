@@ -134,10 +134,17 @@ fn main() -> ExitCode {
             };
             let attempts = e.attempts();
             let plural = if attempts == 1 { "" } else { "s" };
-            eprintln!(
+            eprint!(
                 "error: {what} ({attempts} attempt{plural} to {}): {e}",
                 client.url()
             );
+            // The underlying causes (connection refused, certificate unknown, ...).
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                eprint!(": {c}");
+                cause = c.source();
+            }
+            eprintln!();
             ExitCode::from(1)
         }
     }
@@ -159,11 +166,22 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             inline
                 .clone()
                 .or_else(|| args.next())
+                .filter(|v| !v.starts_with("--"))
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
+        let no_value = || match &inline {
+            Some(_) => Err(format!("{flag} takes no value")),
+            None => Ok(()),
+        };
         match flag.as_str() {
-            "--help" | "-h" => return Ok(None),
-            "--json" => json = true,
+            "--help" | "-h" => {
+                no_value()?;
+                return Ok(None);
+            }
+            "--json" => {
+                no_value()?;
+                json = true;
+            }
             "--ttl" => {
                 let v = value()?;
                 request.ttl = v

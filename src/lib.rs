@@ -22,7 +22,7 @@
 //! - Every failure is a variant of one [`Error`] enum a caller can match on.
 //! - No secret (API token, `Authorization` header, minted token) appears in
 //!   any `Debug`, `Display` or error text.
-//! - A faithful fake server ([`fake`], feature `fake`) to test against offline.
+//! - A faithful fake server (module `fake`, feature `fake`) to test against offline.
 //!
 //! Non-goals: the rest of SignalWire's REST API, async, retries (for now).
 //!
@@ -70,6 +70,7 @@ use miniserde::json;
 use ureq::http::{header, HeaderValue, Uri};
 
 #[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
 pub mod fake;
 
 // The README's Rust examples run as doctests.
@@ -125,6 +126,7 @@ pub struct Client {
 struct Inner {
     agent: ureq::Agent,
     uri: Uri,
+    url: String,
     project_id: String,
     api_token: String,
     authorization: HeaderValue,
@@ -167,8 +169,8 @@ impl Client {
     }
 
     /// The full endpoint URL requests go to.
-    pub fn url(&self) -> String {
-        self.inner.uri.to_string()
+    pub fn url(&self) -> &str {
+        &self.inner.url
     }
 
     /// Mints a token: validates `request`, then `POST`s it, retrying what is
@@ -387,7 +389,7 @@ impl Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("url", &self.url())
+            .field("url", &self.inner.url)
             .field("project_id", &self.inner.project_id)
             .field("api_token", &REDACTED)
             .field("timeout", &self.inner.timeout)
@@ -447,11 +449,16 @@ impl ClientBuilder {
     /// missing, empty or not Unicode. `SIGNALWIRE_REST_CA_FILE`, when set,
     /// is used as [`ca_file`](Self::ca_file), as SignalWire's Python SDK does.
     pub fn from_env() -> Result<ClientBuilder, Error> {
-        let var = |name: &'static str| match std::env::var(name) {
-            Ok(value) if !value.is_empty() => Ok(value),
-            _ => Err(Error::Config {
-                message: format!("environment variable {name} is missing or empty"),
-            }),
+        let var = |name: &'static str| {
+            let problem = match std::env::var(name) {
+                Ok(value) if !value.is_empty() => return Ok(value),
+                Ok(_) => "is empty",
+                Err(std::env::VarError::NotPresent) => "is missing",
+                Err(std::env::VarError::NotUnicode(_)) => "is not valid Unicode",
+            };
+            Err(Error::Config {
+                message: format!("environment variable {name} {problem}"),
+            })
         };
         let (space, project_id, api_token) = (
             var("SIGNALWIRE_SPACE")?,
@@ -502,8 +509,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends requests through this proxy (`http://host:port`,
-    /// `socks5://host:port`, ...) instead of the one from the environment.
+    /// Sends requests through this HTTP(S) CONNECT proxy (`http://host:port`,
+    /// optionally with `user:password@`) instead of the one from the
+    /// environment. SOCKS proxies are refused by [`build`](Self::build).
+    /// Loopback hosts are always reached directly.
     pub fn proxy(mut self, proxy_url: &str) -> Self {
         self.proxy = Proxy::Url(proxy_url.to_owned());
         self
@@ -547,7 +556,8 @@ impl ClientBuilder {
             ));
         }
 
-        let uri: Uri = format!("{}{PATH}", base.url)
+        let url = format!("{}{PATH}", base.url);
+        let uri: Uri = url
             .parse()
             .map_err(|_| config("space does not make a valid URL"))?;
 
@@ -607,6 +617,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 agent,
                 uri,
+                url,
                 project_id: self.project_id,
                 api_token: self.api_token,
                 authorization,
@@ -872,7 +883,7 @@ impl Access {
 ///     r#"{"ttl":15,"channels":{"lobby":{"read":true},"room-42":{"read":true,"write":true}},"member_id":"alice"}"#
 /// );
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TokenRequest {
     /// How long the token is valid, in minutes: 1 to [`MAX_TTL_MINUTES`].
     pub ttl: u32,
@@ -1037,8 +1048,9 @@ fn short(name: &str) -> String {
 /// The member's `state`: a JSON object, kept as its compact serialization.
 ///
 /// Made from a [`miniserde::json::Object`] (`State::from(object)`) or parsed
-/// from text ([`State::parse`]). miniserde writes objects with their keys in
-/// sorted order.
+/// from text ([`State::parse`]), and sent as miniserde writes it: compact,
+/// keys in sorted order, the last of duplicate keys kept, and integers beyond
+/// 64 bits turned into floating point. The size limit applies to that text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     /// The compact JSON text, or why the text given was not a JSON object.
@@ -1065,6 +1077,15 @@ impl State {
     /// The compact JSON text sent, if the state is valid.
     pub fn as_json(&self) -> Option<&str> {
         self.json.as_deref().ok()
+    }
+}
+
+impl std::str::FromStr for State {
+    type Err = Error;
+
+    /// Same as [`State::parse`].
+    fn from_str(json_text: &str) -> Result<State, Error> {
+        State::parse(json_text)
     }
 }
 
@@ -1124,7 +1145,10 @@ fn push_json_string(out: &mut String, s: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+                let hex = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(hex[(c as usize) >> 4] as char);
+                out.push(hex[(c as usize) & 0xf] as char);
             }
             c => out.push(c),
         }
@@ -1581,8 +1605,16 @@ impl Error {
                 return write!(f, "invalid request (nothing was sent): {message}")
             }
             Error::Config { message } => return write!(f, "invalid configuration: {message}"),
-            Error::Transport { kind, source, .. } => {
-                return write!(f, "transport error ({kind:?}): {source}")
+            Error::Transport { kind, .. } => {
+                let what = match kind {
+                    TransportKind::Dns => "the host name did not resolve",
+                    TransportKind::Connect => "could not connect",
+                    TransportKind::Tls => "the TLS handshake or certificate check failed",
+                    TransportKind::Io => "the connection broke",
+                    TransportKind::Protocol => "the response is not valid HTTP",
+                    TransportKind::Other => "the request failed",
+                };
+                return write!(f, "transport error ({kind:?}): {what}");
             }
             Error::Timeout {
                 connecting, limit, ..
@@ -1601,7 +1633,7 @@ impl Error {
                 ..
             } => {
                 write!(f, "invalid response to a {status}: {reason}")?;
-                return write_request_id(f, request_id);
+                return write_request_id(f, request_id.as_deref());
             }
             Error::BadRequest(_) => "bad request",
             Error::Unauthorized(_) => "unauthorized: check the project id and API token",
@@ -1627,7 +1659,7 @@ impl Error {
         if let Some(prefix) = &api.body_prefix {
             write!(f, "; body: {prefix}")?;
         }
-        write_request_id(f, &api.request_id)
+        write_request_id(f, api.request_id.as_deref())
     }
 }
 
@@ -1645,7 +1677,7 @@ fn api_mut(err: &mut Error) -> Option<&mut ApiError> {
     }
 }
 
-fn write_request_id(f: &mut fmt::Formatter<'_>, request_id: &Option<String>) -> fmt::Result {
+fn write_request_id(f: &mut fmt::Formatter<'_>, request_id: Option<&str>) -> fmt::Result {
     match request_id {
         Some(id) => write!(f, " [request id {id}]"),
         None => Ok(()),

@@ -92,6 +92,8 @@ fn bad_arguments_exit_2_naming_the_problem() {
         (&["--member-id"][..], "needs a value"),
         (&["--state", "[1]"][..], "state"),
         (&["--bogus"][..], "--bogus"),
+        (&["--json=false"][..], "takes no value"),
+        (&["--member-id", "--json"][..], "needs a value"),
     ] {
         let out = run(args, &[]);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -180,6 +182,8 @@ fn api_failure_exits_1_without_secrets() {
         stderr.contains("transport") && stderr.contains("3 attempts"),
         "{stderr}"
     );
+    let lower = stderr.to_lowercase();
+    assert!(lower.contains("refused"), "the cause is shown: {stderr}");
 }
 
 #[test]

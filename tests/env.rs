@@ -1,7 +1,7 @@
 //! `Client::from_env`. Environment variables are process-wide, so this file
 //! holds one test that walks through every case in order.
 
-use signalwire_pubsub::{Client, ClientBuilder, Error};
+use signalwire_pubsub::{Client, ClientBuilder, Error, TokenRequest};
 
 const VARS: [&str; 3] = [
     "SIGNALWIRE_SPACE",
@@ -48,6 +48,39 @@ fn from_env_names_what_is_missing() {
     std::env::set_var("SIGNALWIRE_REST_CA_FILE", ca);
     assert!(Client::from_env().is_ok());
     std::env::remove_var("SIGNALWIRE_REST_CA_FILE");
+
+    // The environment's proxy is used by default, and no_proxy() turns it off.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    std::env::set_var("HTTPS_PROXY", &proxy);
+    std::env::set_var("SIGNALWIRE_SPACE", "https://example.invalid");
+    let via_env = ClientBuilder::from_env()
+        .unwrap()
+        .retries(0)
+        .build()
+        .unwrap();
+    let accepted = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = [0u8; 64];
+        let n = stream.read(&mut head).unwrap();
+        String::from_utf8_lossy(&head[..n]).into_owned()
+    });
+    assert!(via_env
+        .create_token(&TokenRequest::new(5).read("a"))
+        .is_err());
+    assert!(accepted
+        .join()
+        .unwrap()
+        .starts_with("CONNECT example.invalid:443"));
+    std::env::set_var("HTTPS_PROXY", "socks5://127.0.0.1:1");
+    assert!(config_message().contains("SOCKS"));
+    assert!(ClientBuilder::from_env()
+        .unwrap()
+        .no_proxy()
+        .build()
+        .is_ok());
+    std::env::remove_var("HTTPS_PROXY");
 
     std::env::set_var("SIGNALWIRE_SPACE", "evil.com/");
     assert!(config_message().contains("evil.com/"));

@@ -4,7 +4,7 @@
 use signalwire_pubsub::{Client, Error};
 
 fn url(space: &str) -> Result<String, Error> {
-    Client::new(space, "project", "token").map(|c| c.url())
+    Client::new(space, "project", "token").map(|c| c.url().to_owned())
 }
 
 #[test]
@@ -123,4 +123,35 @@ fn credentials_and_timeouts_are_checked() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("proxy"), "{err}");
+}
+
+#[test]
+fn refusals_say_why() {
+    for (space, why) in [
+        ("a@evil.com", "'@' is not allowed"),
+        ("x?y", "'?' is not allowed"),
+        ("evil.com/", "DNS label or host name"),
+        ("http://example.com", "only for loopback"),
+        ("https://example.com:0", "bad host or port"),
+        ("https://example.com/../x", "bad path prefix"),
+        ("ftp://example.com", "scheme"),
+    ] {
+        let err = Client::new(space, "p", "t").unwrap_err().to_string();
+        assert!(err.contains(why), "{space}: {err}");
+    }
+    // User info is never quoted back.
+    let err = Client::new("https://user:hunter2@example.com", "p", "t").unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    for agent in ["", "bad\nagent", "naïve"] {
+        let err = Client::builder("example", "p", "t")
+            .user_agent(agent)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("user_agent"), "{agent:?}: {err}");
+    }
+    let err = Client::builder("example", "p", "t")
+        .timeout(std::time::Duration::MAX)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("at most a day"), "{err}");
 }

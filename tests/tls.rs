@@ -149,3 +149,30 @@ fn a_bad_ca_file_is_a_config_error() {
         "{not_pem:?}"
     );
 }
+
+#[test]
+fn a_server_that_does_not_speak_tls_is_a_tls_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        let mut sink = [0u8; 4096];
+        let _ = stream.read(&mut sink);
+    });
+    let client = Client::new(&format!("https://{addr}"), "p", "t").unwrap();
+    let err = client
+        .create_token(&TokenRequest::new(5).read("a"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                kind: TransportKind::Tls,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    server.join().unwrap();
+}

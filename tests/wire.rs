@@ -106,7 +106,7 @@ fn token_carries_member_id_and_expiry() {
 }
 
 #[test]
-fn connection_is_reused_and_client_is_shareable() {
+fn client_is_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<Client>();
     let (fake, client) = common::fake_and_client();
