@@ -60,19 +60,17 @@ fn from_env_names_what_is_missing() {
         .build()
         .unwrap();
     let accepted = std::thread::spawn(move || {
-        use std::io::Read;
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut head = [0u8; 64];
-        let n = stream.read(&mut head).unwrap();
-        String::from_utf8_lossy(&head[..n]).into_owned()
+        use std::io::BufRead;
+        let (stream, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stream).read_line(&mut line).unwrap();
+        line
     });
     assert!(via_env
         .create_token(&TokenRequest::new(5).read("a"))
         .is_err());
-    assert!(accepted
-        .join()
-        .unwrap()
-        .starts_with("CONNECT example.invalid:443"));
+    let head = accepted.join().unwrap();
+    assert!(head.starts_with("CONNECT example.invalid:443"), "{head:?}");
     std::env::set_var("HTTPS_PROXY", "socks5://127.0.0.1:1");
     assert!(config_message().contains("SOCKS"));
     assert!(ClientBuilder::from_env()
