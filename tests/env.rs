@@ -63,7 +63,9 @@ fn from_env_names_what_is_missing() {
         use std::io::BufRead;
         let (stream, _) = listener.accept().unwrap();
         let mut line = String::new();
-        std::io::BufReader::new(stream).read_line(&mut line).unwrap();
+        std::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .unwrap();
         line
     });
     assert!(via_env
