@@ -59,6 +59,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,6 +69,9 @@ use base64::Engine as _;
 use miniserde::de::{Deserialize, Map, Visitor};
 use miniserde::json;
 use ureq::http::{header, HeaderValue, Uri};
+
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+compile_error!("enable feature `rustls` (the default) or `native-tls`");
 
 #[cfg(feature = "fake")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
@@ -362,9 +366,9 @@ impl Client {
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
                 TransportKind::Connect
             }
-            ureq::Error::Tls(_) | ureq::Error::TlsRequired | ureq::Error::Rustls(_) => {
-                TransportKind::Tls
-            }
+            ureq::Error::Tls(_) | ureq::Error::TlsRequired => TransportKind::Tls,
+            #[cfg(feature = "rustls")]
+            ureq::Error::Rustls(_) => TransportKind::Tls,
             // rustls reports a failed handshake or a bad record (an unknown
             // issuer, say) through its stream as I/O of kind InvalidData.
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
@@ -611,7 +615,11 @@ impl ClientBuilder {
             tls = tls.root_certs(load_roots(path)?);
         }
         let builder = builder.tls_config(tls.build());
-        let agent = ureq::Agent::new_with_config(builder.build());
+        let agent = ureq::Agent::with_parts(
+            builder.build(),
+            transport::ClientConnector::new(&uri),
+            transport::LazyResolver,
+        );
 
         Ok(Client {
             inner: Arc::new(Inner {
@@ -665,6 +673,206 @@ impl fmt::Debug for ClientBuilder {
             .field("retries", &self.retries)
             .field("ca_file", &self.ca_file)
             .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Transport: ureq's connector chain, kept lean on a pooled connection
+// ---------------------------------------------------------------------------
+
+mod transport {
+    //! ureq plumbing that keeps a call on a pooled connection down to what it
+    //! needs: no name lookup (ureq 3.5 resolves before it looks in its pool, on a
+    //! new thread whenever a timeout is set), the request sent in one write
+    //! (ureq writes the head and the body separately), one probe of the pooled
+    //! connection instead of two, and socket timeouts that stay the same from
+    //! call to call. Uses ureq's `unversioned` API, which ureq changes only in
+    //! minor versions.
+
+    use std::fmt;
+    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+    use std::time::{Duration, Instant};
+
+    use ureq::config::Config;
+    use ureq::http::uri::Authority;
+    use ureq::http::Uri;
+    use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+    use ureq::unversioned::transport::time::Duration as UreqDuration;
+    use ureq::unversioned::transport::{
+        Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+    };
+    use ureq::{Error, Timeout};
+
+    /// 0.0.0.0:0, never a real destination: "not resolved yet".
+    const UNRESOLVED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+
+    /// Past this many held bytes, [`OneWrite`] sends without waiting.
+    const HOLD_AT_MOST: usize = 64 * 1024;
+
+    /// The agent's resolver: ureq calls it on every request, before its pool
+    /// lookup, so it only marks the addresses as unresolved.
+    #[derive(Debug)]
+    pub(crate) struct LazyResolver;
+
+    impl Resolver for LazyResolver {
+        fn resolve(
+            &self,
+            _: &Uri,
+            _: &Config,
+            _: NextTimeout,
+        ) -> Result<ResolvedSocketAddrs, Error> {
+            let mut addrs = self.empty();
+            addrs.push(UNRESOLVED);
+            Ok(addrs)
+        }
+    }
+
+    /// The agent's connector: ureq's own chain (TCP, CONNECT proxy, TLS), which
+    /// only runs when a new connection is needed. It resolves the host first
+    /// (ureq's resolver, the resolve timeout) and wraps connections to `host`
+    /// in [`OneWrite`].
+    #[derive(Debug)]
+    pub(crate) struct ClientConnector {
+        chain: DefaultConnector,
+        host: Authority,
+    }
+
+    impl ClientConnector {
+        pub(crate) fn new(uri: &Uri) -> ClientConnector {
+            ClientConnector {
+                chain: DefaultConnector::new(),
+                host: uri
+                    .authority()
+                    .expect("the client's URI has a host")
+                    .clone(),
+            }
+        }
+    }
+
+    impl Connector for ClientConnector {
+        type Out = Box<dyn Transport>;
+
+        fn connect(
+            &self,
+            details: &ConnectionDetails,
+            chained: Option<()>,
+        ) -> Result<Option<Self::Out>, Error> {
+            let transport = if details.addrs[..] == [UNRESOLVED] {
+                let resolver = DefaultResolver::default();
+                let mut lookup = details.timeout;
+                if let Some(limit) = details.config.timeouts().resolve {
+                    if UreqDuration::Exact(limit) < lookup.after {
+                        lookup.after = UreqDuration::Exact(limit);
+                        lookup.reason = Timeout::Resolve;
+                    }
+                }
+                let started = Instant::now();
+                let addrs = resolver.resolve(details.uri, details.config, lookup)?;
+                let mut timeout = details.timeout;
+                if let UreqDuration::Exact(left) = timeout.after {
+                    timeout.after = UreqDuration::Exact(left.saturating_sub(started.elapsed()));
+                }
+                let resolved = ConnectionDetails {
+                    uri: details.uri,
+                    addrs,
+                    config: details.config,
+                    request_level: details.request_level,
+                    resolver: &resolver,
+                    now: (details.current_time)(),
+                    timeout,
+                    current_time: details.current_time.clone(),
+                    run_connector: details.run_connector.clone(),
+                    register_shutdown: details.register_shutdown.clone(),
+                };
+                self.chain.connect(&resolved, chained)?
+            } else {
+                // Behind a proxy ureq leaves the target unresolved on purpose.
+                self.chain.connect(details, chained)?
+            };
+            // Not the connection to a CONNECT proxy, which ureq makes through this
+            // connector too: the tunnel over it gets the one wrapper.
+            if details.uri.authority() != Some(&self.host) {
+                return Ok(transport);
+            }
+            Ok(transport.map(|inner| {
+                Box::new(OneWrite {
+                    inner,
+                    held: Vec::new(),
+                    skip_probe: false,
+                }) as Box<dyn Transport>
+            }))
+        }
+    }
+
+    /// Holds what ureq transmits until it first waits for input, then sends it
+    /// in one write; skips the probe ureq makes when it returns the connection to
+    /// its pool right after reading (the one before reuse still runs); passes
+    /// timeouts down rounded up to the millisecond, so that the socket's timeout
+    /// options are set again only when that value changes.
+    struct OneWrite {
+        inner: Box<dyn Transport>,
+        held: Vec<u8>,
+        skip_probe: bool,
+    }
+
+    fn round_up_to_ms(mut timeout: NextTimeout) -> NextTimeout {
+        if let UreqDuration::Exact(left) = timeout.after {
+            let ms = left.as_nanos().div_ceil(1_000_000);
+            timeout.after = UreqDuration::Exact(Duration::from_millis(ms as u64));
+        }
+        timeout
+    }
+
+    impl OneWrite {
+        fn send_held(&mut self, timeout: NextTimeout) -> Result<(), Error> {
+            let mut sent = 0;
+            while sent < self.held.len() {
+                let output = self.inner.buffers().output();
+                let n = output.len().min(self.held.len() - sent);
+                output[..n].copy_from_slice(&self.held[sent..sent + n]);
+                self.inner.transmit_output(n, round_up_to_ms(timeout))?;
+                sent += n;
+            }
+            self.held.clear();
+            Ok(())
+        }
+    }
+
+    impl Transport for OneWrite {
+        fn buffers(&mut self) -> &mut dyn Buffers {
+            self.inner.buffers()
+        }
+
+        fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+            let output = &self.inner.buffers().output()[..amount];
+            self.held.extend_from_slice(output);
+            if self.held.len() >= HOLD_AT_MOST {
+                self.send_held(timeout)?;
+            }
+            Ok(())
+        }
+
+        fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+            self.send_held(timeout)?;
+            self.skip_probe = true;
+            self.inner.await_input(round_up_to_ms(timeout))
+        }
+
+        fn is_open(&mut self) -> bool {
+            std::mem::take(&mut self.skip_probe) || self.inner.is_open()
+        }
+
+        fn is_tls(&self) -> bool {
+            self.inner.is_tls()
+        }
+    }
+
+    impl fmt::Debug for OneWrite {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("OneWrite")
+                .field("inner", &self.inner)
+                .finish()
+        }
     }
 }
 
@@ -1108,7 +1316,7 @@ fn write_body(request: &TokenRequest, state: Option<&str>) -> String {
         request.member_id.as_ref().map_or(0, |m| m.len() + 16) + state.map_or(0, |s| s.len() + 10);
     let mut out = String::with_capacity(40 + channels + extra);
     out.push_str("{\"ttl\":");
-    out.push_str(&request.ttl.to_string());
+    let _ = write!(out, "{}", request.ttl);
     out.push_str(",\"channels\":{");
     for (i, (name, access)) in request.channels.iter().enumerate() {
         if i > 0 {
@@ -1134,25 +1342,47 @@ fn write_body(request: &TokenRequest, state: Option<&str>) -> String {
     out
 }
 
-/// Appends `s` as a JSON string literal.
+/// Whether `bytes` hold no quote, backslash or control character: one
+/// branch-free pass, which the compiler vectorizes (`all()` would not).
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |plain, &b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    })
+}
+
+/// Appends `s` as a JSON string literal: whole when it needs no escape (the
+/// usual case), else the runs between escapes whole (the escaped bytes are
+/// ASCII, so every split is on a char boundary).
 fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let hex = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(hex[(c as usize) >> 4] as char);
-                out.push(hex[(c as usize) & 0xf] as char);
-            }
-            c => out.push(c),
-        }
+    if is_plain(s.as_bytes()) {
+        out.push_str(s);
+        out.push('"');
+        return;
     }
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        } else {
+            out.push_str(escape);
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -1170,6 +1400,19 @@ struct ErrorBody {
 }
 
 fn decode_token(body: &[u8]) -> Result<String, &'static str> {
+    // What the API sends, `{"token":"…"}` with nothing to unescape, is
+    // sliced out; anything else goes through the parser.
+    if let Some(inner) = body
+        .trim_ascii()
+        .strip_prefix(b"{\"token\":\"")
+        .and_then(|rest| rest.strip_suffix(b"\"}"))
+    {
+        if !inner.is_empty() && is_plain(inner) {
+            if let Ok(token) = std::str::from_utf8(inner) {
+                return Ok(token.to_owned());
+            }
+        }
+    }
     let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8")?;
     let parsed: TokenBody =
         json::from_str(text).map_err(|_| "body is not the JSON object {\"token\": string}")?;
