@@ -1,0 +1,203 @@
+//! `wire`: the CPU cost of the JSON, per token: validating and writing the
+//! request body (`TokenRequest::to_json`) and decoding the 200 body
+//! (`PubSubToken::from_body`), with heap allocations counted by a global
+//! allocator. No I/O.
+//!
+//! Run: `cargo bench --bench wire` (about 25 s; `BENCH_ROUNDS=N` for more
+//! rounds, see benches/common/mod.rs for the other knobs).
+//!
+//! Two requests: a typical one (3 channels, a member id, a 200-character
+//! state) and the largest valid one (500 channels of 250 characters, a
+//! 250-character member id, a 2,000-character state); the response is a
+//! 600-character token. "proposed" is the change proposed
+//! for src/lib.rs (benches/common/fast_json.rs: same bytes, fewer passes and
+//! allocations), checked against the crate on escapes and odd bodies before
+//! timing. The in-crate reference is the same job with miniserde's derive
+//! (channels then carry both rights, `false` included, as the derive cannot
+//! skip a field). serde_json is measured on the same job in benches/peers
+//! (`cargo bench -j2 --manifest-path benches/peers/Cargo.toml --bench wire`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::UNIX_EPOCH;
+
+use common::{fast_json, Contender, Fixture, Settings};
+use miniserde::json;
+use signalwire_pubsub::{PubSubToken, TokenRequest};
+
+#[global_allocator]
+static ALLOC: common::Counting = common::Counting;
+
+#[derive(miniserde::Serialize)]
+struct MiniRequest {
+    ttl: u32,
+    channels: BTreeMap<String, MiniAccess>,
+    member_id: Option<String>,
+    state: Option<json::Value>,
+}
+
+#[derive(miniserde::Serialize)]
+struct MiniAccess {
+    read: bool,
+    write: bool,
+}
+
+#[derive(miniserde::Deserialize)]
+struct MiniToken {
+    token: String,
+}
+
+fn mini_request(f: &Fixture) -> MiniRequest {
+    MiniRequest {
+        ttl: f.ttl,
+        channels: f
+            .channels
+            .iter()
+            .map(|(name, read, write)| {
+                let access = MiniAccess {
+                    read: *read,
+                    write: *write,
+                };
+                (name.clone(), access)
+            })
+            .collect(),
+        member_id: Some(f.member_id.clone()),
+        state: Some(json::from_str(&f.state).unwrap()),
+    }
+}
+
+fn bench(fixture: &Fixture, settings: &Settings) {
+    let request = common::crate_request(fixture);
+    let mini = mini_request(fixture);
+    let body = common::token_body();
+    let body = body.as_bytes();
+
+    // Allocations of one call of each step, and the sizes involved.
+    let (enc_allocs, enc_bytes, json_text) = common::allocs_of(|| request.to_json().unwrap());
+    let (dec_allocs, dec_bytes, token) =
+        common::allocs_of(|| PubSubToken::from_body(body, &request, UNIX_EPOCH).unwrap());
+    assert_eq!(token.token(), common::token());
+    let (fast_enc_allocs, _, fast_text) =
+        common::allocs_of(|| fast_json::to_json(&request).unwrap());
+    let (fast_dec_allocs, _, fast_token) =
+        common::allocs_of(|| fast_json::from_body(body, &request, UNIX_EPOCH).unwrap());
+    assert_eq!(fast_text, json_text);
+    assert_eq!(fast_token.token, token.token());
+    let (mini_enc_allocs, _, mini_text) = common::allocs_of(|| json::to_string(&mini));
+    let (mini_dec_allocs, _, _) = common::allocs_of(|| {
+        json::from_str::<MiniToken>(std::str::from_utf8(body).unwrap()).unwrap()
+    });
+    println!("\n### {}", fixture.name);
+    println!(
+        "request body {} bytes (miniserde derive: {} bytes); response body {} bytes",
+        json_text.len(),
+        mini_text.len(),
+        body.len()
+    );
+    println!(
+        "allocations: to_json {enc_allocs} ({enc_bytes} bytes, body capacity {}), \
+         from_body {dec_allocs} ({dec_bytes} bytes); miniserde derive: encode {mini_enc_allocs}, decode {mini_dec_allocs}",
+        json_text.capacity()
+    );
+    println!(
+        "proposed (benches/common/fast_json.rs): to_json {fast_enc_allocs}, from_body {fast_dec_allocs}; \
+         needed: 3 (the body, the token, the member id copy that PubSubToken owns)"
+    );
+
+    let mut contenders = vec![
+        Contender::new("signalwire-pubsub: encode + decode", |n| {
+            for _ in 0..n {
+                let text = request.to_json().unwrap();
+                black_box(&text);
+                black_box(PubSubToken::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
+            }
+        }),
+        Contender::new("signalwire-pubsub: to_json", |n| {
+            for _ in 0..n {
+                black_box(request.to_json().unwrap());
+            }
+        }),
+        Contender::new("signalwire-pubsub: from_body", |n| {
+            for _ in 0..n {
+                black_box(PubSubToken::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
+            }
+        }),
+        Contender::new("proposed: encode + decode", |n| {
+            for _ in 0..n {
+                black_box(fast_json::to_json(&request).unwrap());
+                black_box(fast_json::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
+            }
+        }),
+        Contender::new("proposed: to_json", |n| {
+            for _ in 0..n {
+                black_box(fast_json::to_json(&request).unwrap());
+            }
+        }),
+        Contender::new("proposed: from_body", |n| {
+            for _ in 0..n {
+                black_box(fast_json::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
+            }
+        }),
+        Contender::new("miniserde derive: encode + decode", |n| {
+            for _ in 0..n {
+                black_box(json::to_string(&mini));
+                let text = std::str::from_utf8(black_box(body)).unwrap();
+                black_box(json::from_str::<MiniToken>(text).unwrap().token);
+            }
+        }),
+    ];
+    let results = common::run(settings, &mut contenders);
+    print!(
+        "{}",
+        results.table(&format!("wire, {}", fixture.name), &[0])
+    );
+    println!(
+        "{}",
+        results.target(
+            "ours vs miniserde derive (informative)",
+            "signalwire-pubsub: encode + decode",
+            "miniserde derive: encode + decode",
+            1.0
+        )
+    );
+}
+
+/// The proposed writer and reader agree with the crate's on the hard cases.
+fn check_proposed() {
+    let request = TokenRequest::new(5)
+        .read("quote\"back\\slash\nnew\r\tctl\u{1}\u{1f}")
+        .write("émoji 🎉 \u{7f}")
+        .member_id("\"m\"")
+        .state_json(r#"{"a":"\n"}"#);
+    assert_eq!(
+        fast_json::to_json(&request).unwrap(),
+        request.to_json().unwrap()
+    );
+    for body in [
+        &br#"{"token":"a.b.c"}"#[..],
+        b" {\"token\":\"a.b.c\"}\n",
+        br#"{"token":"a\"b"}"#,
+        br#"{"token":"a\u0041"}"#,
+        br#"{"token":"","x":1}"#,
+        br#"{"token":""}"#,
+        br#"{"x":1,"token":"t"}"#,
+        b"{\"token\":\"a\tb\"}",
+        br#"{"token":5}"#,
+        b"{\"token\":\"\xff\"}",
+    ] {
+        let ours = PubSubToken::from_body(body, &request, UNIX_EPOCH).map(PubSubToken::into_token);
+        let fast = fast_json::from_body(body, &request, UNIX_EPOCH).map(|t| t.token);
+        assert_eq!(ours, fast, "{}", String::from_utf8_lossy(body));
+    }
+}
+
+fn main() {
+    check_proposed();
+    println!("# wire: request JSON out, response JSON in, per token");
+    println!("{}", common::machine());
+    let settings = Settings::from_env(15, 20);
+    bench(&common::typical(), &settings);
+    bench(&common::largest(), &settings);
+}
