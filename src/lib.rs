@@ -22,9 +22,17 @@
 //! - Every failure is a variant of one [`Error`] enum a caller can match on.
 //! - No secret (API token, `Authorization` header, minted token) appears in
 //!   any `Debug`, `Display` or error text.
+//! - Retries done right: 429, 502, 503, 504 and connections that could not
+//!   be made, nothing that may have minted a token the caller will need,
+//!   full-jitter backoff or the server's `Retry-After`, and never past the
+//!   call's overall timeout.
+//! - A call on a kept-alive connection costs little more than the loopback
+//!   round trip: no name lookup, one write, one pool probe (see the
+//!   transport section of the source).
 //! - A faithful fake server (module `fake`, feature `fake`) to test against offline.
 //!
-//! Non-goals: the rest of SignalWire's REST API, async, retries (for now).
+//! Non-goals: the rest of SignalWire's REST API, async, SOCKS proxies,
+//! HTTP/2.
 //!
 //! # Example
 //!
@@ -110,6 +118,9 @@ pub const RETRY_BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// Longest wait a server's `Retry-After` can ask for; longer values are cut to this.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 
+/// No retry starts with less than this left of the overall timeout.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
+
 const PATH: &str = "/api/pubsub/tokens";
 const REDACTED: &str = "[redacted]";
 const BODY_PREFIX_CHARS: usize = 200;
@@ -191,9 +202,9 @@ impl Client {
     pub fn create_token(&self, request: &TokenRequest) -> Result<PubSubToken, Error> {
         let body = request.to_json()?;
         let deadline = Instant::now() + self.inner.timeout;
-        let mut attempts = 0;
+        let mut attempts: u32 = 0;
         loop {
-            attempts += 1;
+            attempts = attempts.saturating_add(1);
             // The first attempt has the whole timeout (the agent's); later
             // ones only what is left of it.
             let remaining =
@@ -212,7 +223,8 @@ impl Client {
                 Some(retry_after) => retry_after.min(RETRY_AFTER_CAP),
                 None => backoff(attempts),
             };
-            if Instant::now() + delay >= deadline {
+            // The next attempt must start with time enough to be worth it.
+            if Instant::now() + delay + MIN_ATTEMPT_TIME >= deadline {
                 return Err(err);
             }
             std::thread::sleep(delay);
@@ -325,7 +337,10 @@ impl Client {
             authorization.trim_start_matches("Basic "),
         ] {
             if !secret.is_empty() {
-                text = text.replace(secret, REDACTED);
+                // Also as JSON may write it, with `/` escaped.
+                text = text
+                    .replace(secret, REDACTED)
+                    .replace(&secret.replace('/', "\\/"), REDACTED);
             }
         }
         text.chars()
@@ -360,10 +375,18 @@ impl Client {
             ureq::Error::Io(io) if io.to_string().contains("failed to lookup address") => {
                 TransportKind::Dns
             }
-            ureq::Error::ConnectionFailed | ureq::Error::ConnectProxyFailed(_) => {
-                TransportKind::Connect
-            }
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            ureq::Error::ConnectionFailed => TransportKind::Connect,
+            // Nothing was sent: the connection was never made.
+            ureq::Error::Io(io)
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionRefused
+                        | std::io::ErrorKind::HostUnreachable
+                        | std::io::ErrorKind::NetworkUnreachable
+                        | std::io::ErrorKind::NetworkDown
+                        | std::io::ErrorKind::AddrNotAvailable
+                ) =>
+            {
                 TransportKind::Connect
             }
             ureq::Error::Tls(_) | ureq::Error::TlsRequired => TransportKind::Tls,
@@ -601,6 +624,9 @@ impl ClientBuilder {
             .http_status_as_error(false)
             .max_redirects(0)
             .https_only(!base.loopback)
+            // Servers often close idle connections after 5 s; a POST on a
+            // connection closed under it fails and is not retried.
+            .max_idle_age(Duration::from_secs(4))
             .timeout_global(Some(self.timeout))
             .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
@@ -685,9 +711,13 @@ mod transport {
     //! needs: no name lookup (ureq 3.5 resolves before it looks in its pool, on a
     //! new thread whenever a timeout is set), the request sent in one write
     //! (ureq writes the head and the body separately), one probe of the pooled
-    //! connection instead of two, and socket timeouts that stay the same from
-    //! call to call. Uses ureq's `unversioned` API, which ureq changes only in
-    //! minor versions.
+    //! connection instead of two, and, on plain TCP, socket timeouts that stay
+    //! the same from call to call (under TLS, ureq's adapter recomputes them
+    //! below this wrapper). It relies on ureq calling `await_input` after
+    //! sending a request, which it does whenever the connection's input
+    //! buffer is empty, as it always is here (pooled connections are drained,
+    //! TLS connections start fresh). Uses ureq's `unversioned` API, which
+    //! ureq changes only in minor versions.
 
     use std::fmt;
     use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -770,7 +800,12 @@ mod transport {
                 let addrs = resolver.resolve(details.uri, details.config, lookup)?;
                 let mut timeout = details.timeout;
                 if let UreqDuration::Exact(left) = timeout.after {
-                    timeout.after = UreqDuration::Exact(left.saturating_sub(started.elapsed()));
+                    let left = left.saturating_sub(started.elapsed());
+                    // ureq would read a zero budget as "1 s": stop here instead.
+                    if left.is_zero() {
+                        return Err(Error::Timeout(timeout.reason));
+                    }
+                    timeout.after = UreqDuration::Exact(left);
                 }
                 let resolved = ConnectionDetails {
                     uri: details.uri,
@@ -1033,7 +1068,8 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         .split(':')
         .map(|n| n.parse::<u64>().ok().filter(|n| *n < 61));
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if !(1..=31).contains(&day) || h > 23 || m > 59 || hms.next().is_some() {
+    let valid = (1..=31).contains(&day) && (1970..=9999).contains(&year);
+    if !valid || h > 23 || m > 59 || hms.next().is_some() {
         return None;
     }
     // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
@@ -1042,8 +1078,10 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let yoe = y - era * 400;
     let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
     let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    let at = UNIX_EPOCH
-        + Duration::from_secs(u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s);
+    // Years 1970..=9999 keep this far from overflow.
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(
+        u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s,
+    ))?;
     Some(at.duration_since(now).unwrap_or_default())
 }
 
@@ -1789,8 +1827,9 @@ impl Error {
         }
     }
 
-    /// Whether another attempt may succeed and cannot mint twice: 429, 502,
-    /// 503, 504, a refused connection or a connect timeout.
+    /// Whether the client retries this error: 429, 502, 503, 504, a
+    /// connection that could not be made, or a connect timeout. (A 502 or 504
+    /// from a gateway may hide a token minted upstream; it then goes unused.)
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited(_) => true,

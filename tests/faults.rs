@@ -281,6 +281,23 @@ fn retry_after_in_both_forms() {
     let past = once.create_token(&request()).unwrap_err();
     assert_eq!(past.api().unwrap().retry_after, Some(Duration::ZERO));
 
+    // Absurd dates are ignored, never a panic, whatever the status.
+    for absurd in [
+        "Sun, 06 Nov 300000000000 08:49:37 GMT",
+        "Sun, 06 Nov 99999999999999999 08:49:37 GMT",
+        "Mon, 01 Jan 10000 00:00:00 GMT",
+        "-5",
+        "soon",
+    ] {
+        fake.respond_next(
+            FakeResponse::json(200, r#"{"token":"a.b.c"}"#).header("retry-after", absurd),
+        );
+        assert_eq!(once.create_token(&request()).unwrap().token(), "a.b.c");
+        fake.respond_next(FakeResponse::json(503, "{}").header("retry-after", absurd));
+        let err = once.create_token(&request()).unwrap_err();
+        assert_eq!(err.api().unwrap().retry_after, None, "{absurd}");
+    }
+
     // Honoured: the retry waits as asked.
     let retrying = client(&fake.url(), Duration::from_secs(10), 2);
     fake.respond_next(FakeResponse::json(503, "{}").header("retry-after", "1"));

@@ -176,3 +176,56 @@ fn a_server_that_does_not_speak_tls_is_a_tls_error() {
     );
     server.join().unwrap();
 }
+
+/// A CONNECT proxy that tunnels every connection to `target`, counting the
+/// CONNECT requests it got.
+fn tunnel_proxy(target: SocketAddr) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connects = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&connects);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let client = stream.unwrap();
+            let mut reader = BufReader::new(client.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            assert!(line.starts_with("CONNECT pubsub.example:"), "{line:?}");
+            count.fetch_add(1, Ordering::SeqCst);
+            while line != "\r\n" {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+            }
+            let mut client_w = client.try_clone().unwrap();
+            client_w
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .unwrap();
+            let upstream = std::net::TcpStream::connect(target).unwrap();
+            let (mut up_r, mut up_w) = (upstream.try_clone().unwrap(), upstream);
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut up_w));
+            std::thread::spawn(move || std::io::copy(&mut up_r, &mut client_w));
+        }
+    });
+    (url, connects)
+}
+
+#[test]
+fn through_a_connect_proxy_one_tunnel_one_handshake_for_three_calls() {
+    let server = tls_server(4);
+    let (proxy, connects) = tunnel_proxy(server.addr);
+    let space = format!("https://pubsub.example:{}", server.addr.port());
+    let client = Client::builder(&space, "p", "t")
+        .ca_file(CA)
+        .proxy(&proxy)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let token = client
+            .create_token(&TokenRequest::new(5).read("a"))
+            .unwrap();
+        assert_eq!(token.token(), "tls.token.ok");
+    }
+    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    assert_eq!(server.handshakes.load(Ordering::SeqCst), 1);
+    assert_eq!(connects.load(Ordering::SeqCst), 1);
+}
