@@ -87,10 +87,15 @@ fn stall_past_the_timeout_times_out() {
 }
 
 #[test]
-fn trickle_times_out_at_the_overall_limit() {
-    let limit = Duration::from_millis(800);
-    let (result, _, _) = against(Fault::Trickle(Duration::from_millis(200)), limit);
-    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+fn one_byte_a_second_times_out_at_the_overall_limit() {
+    let limit = Duration::from_millis(2500);
+    let (result, took, requests) = against(Fault::Trickle(Duration::from_secs(1)), limit);
+    assert!(
+        matches!(result, Err(Error::Timeout { attempts: 1, .. })),
+        "{result:?}"
+    );
+    assert!(took >= limit);
+    assert_eq!(requests, 1);
 }
 
 #[test]
@@ -280,6 +285,25 @@ fn retry_after_in_both_forms() {
     );
     let past = once.create_token(&request()).unwrap_err();
     assert_eq!(past.api().unwrap().retry_after, Some(Duration::ZERO));
+
+    // Both forms on both statuses.
+    let in_5s = http_date(SystemTime::now() + Duration::from_secs(5));
+    for status in [429, 503] {
+        for value in ["3", in_5s.as_str()] {
+            fake.respond_next(FakeResponse::json(status, "{}").header("retry-after", value));
+            let wait = once
+                .create_token(&request())
+                .unwrap_err()
+                .api()
+                .unwrap()
+                .retry_after;
+            let wait = wait.unwrap();
+            assert!(
+                wait > Duration::from_secs(1) && wait <= Duration::from_secs(5),
+                "{status} {value}: {wait:?}"
+            );
+        }
+    }
 
     // Absurd dates are ignored, never a panic, whatever the status.
     for absurd in [

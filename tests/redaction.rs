@@ -128,3 +128,40 @@ fn fake_debug_is_safe_even_with_other_credentials() {
     let fake = FakeServer::start("other", "other-secret-token").unwrap();
     assert!(!format!("{fake:?}").contains("other-secret-token"));
 }
+
+#[test]
+fn no_secret_in_any_fault() {
+    use signalwire_pubsub::fake::{Fault, FaultServer};
+    let token_echo = format!(
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 40\r\n\r\n{:<40}",
+        API_TOKEN
+    );
+    let faults = [
+        Fault::CloseBeforeAnswer,
+        Fault::CloseMidBody,
+        Fault::Stall(Duration::from_secs(2)),
+        Fault::Trickle(Duration::from_millis(400)),
+        Fault::HugeBody(1_000_000),
+        Fault::Raw(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{\"token\"".to_vec()),
+        Fault::Raw(b"garbage\r\n\r\n".to_vec()),
+        Fault::Raw(token_echo.into_bytes()),
+    ];
+    for fault in faults {
+        let server = FaultServer::start(fault.clone()).unwrap();
+        let client = Client::builder(&server.url(), PROJECT, API_TOKEN)
+            .timeout(Duration::from_millis(600))
+            .retries(1)
+            .build()
+            .unwrap();
+        let err = client
+            .create_token(&TokenRequest::new(5).read("a"))
+            .unwrap_err();
+        check(&err, &[]);
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            assert_no_secret(&cause.to_string(), &[]);
+            assert_no_secret(&format!("{cause:?}"), &[]);
+            source = cause.source();
+        }
+    }
+}
