@@ -1,7 +1,7 @@
 //! `roundtrip`: one `create_token` over a kept-alive loopback connection,
 //! against the floor and a bare ureq call doing the same job.
 //!
-//! Run: `cargo bench --bench roundtrip` (about 15 s; `BENCH_ROUNDS=N` for
+//! Run: `cargo bench --bench roundtrip` (about 10 s; `BENCH_ROUNDS=N` for
 //! more rounds, see benches/common/mod.rs for the other knobs).
 //!
 //! The server is a minimal std-only HTTP/1.1 responder in this process
@@ -12,18 +12,19 @@
 //! - floor: the exact bytes `create_token` sends (captured once by the
 //!   responder), written in one `write` on a raw `TcpStream`, the response
 //!   read by Content-Length; no HTTP library, no JSON.
-//! - signalwire-pubsub: `Client::create_token`.
-//! - bare ureq + miniserde: an `ureq::Agent` configured as the crate's (no
-//!   proxy, no redirects, `http_status_as_error(false)`, 30 s global,
-//!   10 s resolve and connect timeouts, same user agent), miniserde-derived request and
+//! - signalwire-pubsub: `Client::create_token`: validation, the crate's JSON
+//!   writer and token slicer, and its transport (src/lib.rs, `mod
+//!   transport`: no name lookup on a pooled connection, the request in one
+//!   write, one pool probe per call, ms-rounded socket timeouts).
+//! - bare ureq + miniserde: the baseline. A stock `ureq::Agent`
+//!   (`Agent::new_with_config`) with the crate's configuration but not its
+//!   transport (`common::bare_agent`: no proxy, no redirects,
+//!   `http_status_as_error(false)`, 4 s idle age, 30 s global, 10 s resolve
+//!   and connect timeouts, same user agent), miniserde-derived request and
 //!   response types, a pre-parsed URI and pre-built `Authorization` value.
-//! - bare ureq, no timeouts: the same without timeouts, to show what ureq's
-//!   per-call resolver thread costs (it spawns one whenever a timeout is set).
-//! - ureq tuned (…): the crate's own `TokenRequest::to_json` and
-//!   `PubSubToken::from_body` on an agent built as proposed for src/lib.rs
-//!   (benches/common/tuned.rs), step by step: resolve only when connecting;
-//!   then also one write per request; then also one probe per call; then
-//!   also socket timeouts rounded up to the millisecond.
+//! - bare ureq, no timeouts: the same without timeouts, to show what stock
+//!   ureq's per-call resolver thread costs (it resolves before it looks in
+//!   its pool, on a new thread whenever a timeout is set).
 //!
 //! On Linux the bench re-executes itself under `taskset -c 0` (guarded by
 //! `SWPS_BENCH_PINNED`) so client and server threads share one CPU: unpinned,
@@ -42,7 +43,6 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::tuned::{self, TunedClient, Tuning};
 use common::{Contender, Fixture, RawClient, Responder, Settings};
 use miniserde::json;
 use signalwire_pubsub::TokenRequest;
@@ -50,8 +50,6 @@ use ureq::http::{HeaderValue, Uri};
 
 #[global_allocator]
 static ALLOC: common::Counting = common::Counting;
-
-const USER_AGENT: &str = concat!("signalwire-pubsub/", env!("CARGO_PKG_VERSION"));
 
 /// The request as a miniserde-derive user would write it (no way to skip a
 /// `false` right, so channels carry both flags).
@@ -143,24 +141,18 @@ fn contenders(
     let fixture = common::typical();
     let space = format!("http://{addr}");
     let url = format!("{space}{}", common::PATH);
+    let user_agent = common::user_agent_of(&floor_bytes);
     let mut raw = RawClient::connect(addr, floor_bytes);
     let ours = common::client(&space);
-    let bare = Bare::new(tuned::agent(Tuning::None, &url, USER_AGENT), &url, &fixture);
+    let bare = Bare::new(common::bare_agent(&user_agent), &url, &fixture);
     let no_timeouts = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
-        .user_agent(USER_AGENT)
+        .user_agent(&user_agent)
         .proxy(None)
         .build()
         .new_agent();
     let bare_untimed = Bare::new(no_timeouts, &url, &fixture);
-    let tuned = |tuning| TunedClient::new(tuning, &url, common::AUTHORIZATION, USER_AGENT);
-    let (resolve, one_write, one_probe, full) = (
-        tuned(Tuning::ResolveOnConnect),
-        tuned(Tuning::OneWrite),
-        tuned(Tuning::OneProbe),
-        tuned(Tuning::Full),
-    );
     vec![
         Contender::new("floor (raw TcpStream)", move |n| {
             for _ in 0..n {
@@ -180,26 +172,6 @@ fn contenders(
         Contender::new("bare ureq, no timeouts", move |n| {
             for _ in 0..n {
                 black_box(bare_untimed.call());
-            }
-        }),
-        Contender::new("ureq tuned: resolve on connect", move |n| {
-            for _ in 0..n {
-                black_box(resolve.create_token(request));
-            }
-        }),
-        Contender::new("ureq tuned: + one write", move |n| {
-            for _ in 0..n {
-                black_box(one_write.create_token(request));
-            }
-        }),
-        Contender::new("ureq tuned: + one probe", move |n| {
-            for _ in 0..n {
-                black_box(one_probe.create_token(request));
-            }
-        }),
-        Contender::new("ureq tuned: + ms-rounded timeouts", move |n| {
-            for _ in 0..n {
-                black_box(full.create_token(request));
             }
         }),
     ]
@@ -258,18 +230,6 @@ fn main() {
             "signalwire-pubsub",
             "floor (raw TcpStream)",
             2.0,
-        ),
-        results.target(
-            "tuned vs floor (<= 2.0)",
-            "ureq tuned: + ms-rounded timeouts",
-            "floor (raw TcpStream)",
-            2.0,
-        ),
-        results.target(
-            "tuned vs bare ureq (<= 1.05)",
-            "ureq tuned: + ms-rounded timeouts",
-            "bare ureq + miniserde",
-            1.05,
         ),
     ] {
         println!("{line}");

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Syscalls per call of each `roundtrip` contender, client side only (all its
-# threads, `strace -f`), against a responder in another process.
+# Syscalls per call of each `roundtrip` contender (the floor, the crate, bare
+# ureq configured as the crate but without its transport, bare ureq without
+# timeouts), client side only (all its threads, `strace -f`), against a
+# responder in another process.
 #
-# Run: bash benches/strace_roundtrip.sh   (needs strace; about 1 minute)
+# Run: bash benches/strace_roundtrip.sh   (needs strace; under a minute)
 #
 # Each contender makes N1 then N2 calls in two traced runs; the table shows
 # (count at N2 - count at N1) / (N2 - N1) per syscall, so set-up and
@@ -35,10 +37,6 @@ contenders=(
   "signalwire-pubsub"
   "bare ureq + miniserde"
   "bare ureq, no timeouts"
-  "ureq tuned: resolve on connect"
-  "ureq tuned: + one write"
-  "ureq tuned: + one probe"
-  "ureq tuned: + ms-rounded timeouts"
 )
 
 # strace -c lines: % time, seconds, usecs/call, calls, [errors], syscall.

@@ -1,7 +1,8 @@
 //! Shared by the benches (and by benches/peers through `#[path]`): the
 //! interleaved harness, a counting global allocator, the fixtures (a typical
 //! and the largest valid request, a token body), a minimal std-only HTTP
-//! responder, the raw-socket floor client, and CPU pinning.
+//! responder, the raw-socket floor client, the bare ureq agent the round-trip
+//! benches compare against, and CPU pinning.
 //!
 //! Every figure is a ratio taken in one process: the contenders of a bench
 //! run round by round, one sample of each in turn (the order rotates), and
@@ -15,9 +16,6 @@
 //! re-exec under `taskset`).
 #![allow(dead_code)]
 
-pub mod fast_json;
-pub mod tuned;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -26,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use signalwire_pubsub::{Access, Client, TokenRequest};
+use signalwire_pubsub::{Access, Client, TokenRequest, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
 
 // ---------------------------------------------------------------------------
 // Counting allocator
@@ -511,6 +509,46 @@ pub fn client(space: &str) -> Client {
         .no_proxy()
         .build()
         .unwrap()
+}
+
+/// The `User-Agent` value in request bytes the crate sent (see
+/// [`Responder::capture_crate_request`]): the crate's default user agent,
+/// whichever package compiles this module.
+pub fn user_agent_of(request: &[u8]) -> String {
+    let end = find(request, b"\r\n\r\n").unwrap_or(request.len());
+    request[..end]
+        .split(|b| *b == b'\n')
+        .find_map(|line| {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let colon = line.iter().position(|b| *b == b':')?;
+            let name = &line[..colon];
+            name.eq_ignore_ascii_case(b"user-agent")
+                .then(|| String::from_utf8_lossy(line[colon + 1..].trim_ascii()).into_owned())
+        })
+        .expect("the crate sends a User-Agent")
+}
+
+/// The baseline of the round-trip benches: a stock `ureq::Agent`
+/// (`Agent::new_with_config`, ureq's own resolver and connector) with the
+/// configuration `ClientBuilder::build` gives a loopback `http://` space with
+/// `no_proxy()` and default settings: statuses not turned into errors, no
+/// redirects, `https_only(false)`, pooled connections kept at most 4 s, the
+/// default overall timeout (30 s) and resolve and connect timeouts (10 s),
+/// `user_agent` (the crate's: [`user_agent_of`]), no proxy. What it lacks is
+/// the crate's transport (src/lib.rs, `mod transport`).
+pub fn bare_agent(user_agent: &str) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .https_only(false)
+        .max_idle_age(Duration::from_secs(4))
+        .timeout_global(Some(DEFAULT_TIMEOUT))
+        .timeout_resolve(Some(DEFAULT_CONNECT_TIMEOUT))
+        .timeout_connect(Some(DEFAULT_CONNECT_TIMEOUT))
+        .user_agent(user_agent)
+        .proxy(None)
+        .build();
+    ureq::Agent::new_with_config(config)
 }
 
 // ---------------------------------------------------------------------------

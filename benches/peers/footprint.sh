@@ -4,10 +4,15 @@
 # unique crates in `cargo tree -e normal` (the program itself not counted),
 # the clean `cargo build --release -j2` time, and the stripped binary size,
 # each built in a fresh target directory under /tmp (sources fetched first,
-# not timed). Also checks that the crate's default build adds no crate beyond
-# ureq, miniserde, base64 and their own trees.
+# not timed). Five programs: this crate with its default features (rustls)
+# and with `default-features = false, features = ["native-tls"]` (no rustls
+# compiled), and reqwest 0.13 blocking + json with rustls only, with its
+# default features, and with native-tls only. Prints the ratios of this
+# crate to reqwest for each TLS choice, checks that the crate's default build
+# adds no crate beyond ureq, miniserde, base64 and their own trees, and that
+# its native-tls build has no rustls, ring or aws-lc in it.
 #
-# Run: bash benches/peers/footprint.sh   (about 15 minutes on 2 cores: the
+# Run: bash benches/peers/footprint.sh   (about 7 minutes on 2 cores: the
 # reqwest builds compile aws-lc or OpenSSL bindings, tokio and hyper).
 # KEEP=1 keeps the work directory. Build times are one build each on a shared
 # machine: expect a few percent of noise.
@@ -113,8 +118,8 @@ program() {
 
 program ours "signalwire-pubsub (rustls, default)" \
   "signalwire-pubsub = { path = \"$root\" }" "$ours_main"
-program ours-native-tls "signalwire-pubsub (native-tls)" \
-  "signalwire-pubsub = { path = \"$root\", features = [\"native-tls\"] }" "$ours_main"
+program ours-native-tls "signalwire-pubsub (native-tls only)" \
+  "signalwire-pubsub = { path = \"$root\", default-features = false, features = [\"native-tls\"] }" "$ours_main"
 reqwest_deps='serde = { version = "1", features = ["derive"] }
 serde_json = "1"'
 program reqwest-min "reqwest 0.13 blocking+json, rustls only" \
@@ -191,3 +196,11 @@ else
   echo "$extra"
 fi
 echo "crates of the default build: $(crates ours | awk '{ print $1 }' | tr '\n' ' ')"
+tls=$(crates ours-native-tls |
+  awk '$1 == "rustls" || $1 == "ring" || $1 == "rustls-webpki" || $1 ~ /^aws-lc/ { print $1 }' | tr '\n' ' ')
+if [ -z "$tls" ]; then
+  echo "native-tls build: no rustls, ring, rustls-webpki or aws-lc crate in the tree (OK)"
+else
+  echo "native-tls build still has: $tls"
+fi
+echo "crates of the native-tls build: $(crates ours-native-tls | awk '{ print $1 }' | tr '\n' ' ')"

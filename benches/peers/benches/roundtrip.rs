@@ -4,27 +4,25 @@
 //! same std-only responder, in the same run, with the raw-socket floor.
 //!
 //! Run (from the crate's root): `cargo bench -j2 --manifest-path
-//! benches/peers/Cargo.toml --bench roundtrip` (about 15 s; `BENCH_ROUNDS=N`
+//! benches/peers/Cargo.toml --bench roundtrip` (about 10 s; `BENCH_ROUNDS=N`
 //! for more rounds). Pinned to one CPU by re-executing under `taskset -c 0`,
 //! like the crate's own `roundtrip` bench (`BENCH_NO_PIN=1` to turn off).
 //!
 //! Contenders: the floor and signalwire-pubsub as in benches/roundtrip.rs;
-//! ureq + serde_json configured like the crate (30 s global, 10 s resolve
-//! and connect timeouts, no proxy, no redirects) and with ureq's defaults
-//! (no timeouts); reqwest::blocking + serde_json (30 s timeout, 10 s connect
-//! timeout, no proxy); and the crate as proposed (benches/common/tuned.rs).
+//! reqwest::blocking + serde_json (30 s timeout, 10 s connect timeout, no
+//! proxy); ureq + serde_json on a stock agent with the crate's configuration
+//! but not its transport (`common::bare_agent`: 30 s global, 10 s resolve
+//! and connect timeouts, 4 s idle age, no proxy, no redirects) and on one
+//! with ureq's defaults (no timeouts).
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use signalwire_pubsub_peers::common::tuned::{self, TunedClient, Tuning};
 use signalwire_pubsub_peers::common::{self, Contender, RawClient, Responder, Settings};
 use signalwire_pubsub_peers::{serde_request_raw, SerdeToken};
 
 #[global_allocator]
 static ALLOC: common::Counting = common::Counting;
-
-const USER_AGENT: &str = "signalwire-pubsub/0.1.0";
 
 fn main() {
     common::pin_to_one_cpu();
@@ -43,11 +41,11 @@ fn main() {
         "serde writes the crate's bytes"
     );
 
+    let user_agent = common::user_agent_of(&floor_bytes);
     let mut raw = RawClient::connect(responder.addr, floor_bytes);
     let ours = common::client(&responder.space());
-    let tuned = TunedClient::new(Tuning::Full, &url, common::AUTHORIZATION, USER_AGENT);
 
-    let ureq_like_ours = tuned::agent(Tuning::None, &url, USER_AGENT);
+    let ureq_like_ours = common::bare_agent(&user_agent);
     let ureq_defaults = ureq::Agent::new_with_defaults();
     let ureq_call = |agent: &ureq::Agent| {
         let mut response = agent
@@ -65,7 +63,7 @@ fn main() {
         .no_proxy()
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10))
-        .user_agent(USER_AGENT)
+        .user_agent(&user_agent)
         .build()
         .unwrap();
     let reqwest_url = reqwest::Url::parse(&url).unwrap();
@@ -98,7 +96,7 @@ fn main() {
                 black_box(reqwest_call());
             }
         }),
-        Contender::new("ureq + serde_json (as ours)", |n| {
+        Contender::new("ureq + serde_json (crate's config)", |n| {
             for _ in 0..n {
                 black_box(ureq_call(&ureq_like_ours));
             }
@@ -106,11 +104,6 @@ fn main() {
         Contender::new("ureq + serde_json (defaults)", |n| {
             for _ in 0..n {
                 black_box(ureq_call(&ureq_defaults));
-            }
-        }),
-        Contender::new("signalwire-pubsub, proposed", |n| {
-            for _ in 0..n {
-                black_box(tuned.create_token(&request));
             }
         }),
     ];
@@ -132,20 +125,8 @@ fn main() {
             0.9,
         ),
         results.target(
-            "proposed vs reqwest (<= 0.9)",
-            "signalwire-pubsub, proposed",
-            "reqwest::blocking + serde_json",
-            0.9,
-        ),
-        results.target(
             "ours vs floor (<= 2.0)",
             "signalwire-pubsub",
-            "floor (raw TcpStream)",
-            2.0,
-        ),
-        results.target(
-            "proposed vs floor (<= 2.0)",
-            "signalwire-pubsub, proposed",
             "floor (raw TcpStream)",
             2.0,
         ),

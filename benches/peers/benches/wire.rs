@@ -2,18 +2,17 @@
 //! serde_json doing the same job, per token, with heap allocations counted.
 //! serde_json writes exactly the crate's bytes (checked), its state either
 //! kept as serialized JSON (`RawValue`, as the crate keeps it) or as a
-//! `serde_json::Value`; it decodes into `struct { token: String }`. "proposed"
-//! is the change proposed for src/lib.rs (benches/common/fast_json.rs).
+//! `serde_json::Value`; it decodes into `struct { token: String }`.
 //!
 //! Run (from the crate's root): `cargo bench -j2 --manifest-path
-//! benches/peers/Cargo.toml --bench wire` (about 30 s; `BENCH_ROUNDS=N` for
+//! benches/peers/Cargo.toml --bench wire` (about 20 s; `BENCH_ROUNDS=N` for
 //! more rounds).
 
 use std::hint::black_box;
 use std::time::UNIX_EPOCH;
 
 use signalwire_pubsub::PubSubToken;
-use signalwire_pubsub_peers::common::{self, fast_json, Contender, Fixture, Settings};
+use signalwire_pubsub_peers::common::{self, Contender, Fixture, Settings};
 use signalwire_pubsub_peers::{serde_request_raw, serde_request_value, SerdeToken};
 
 #[global_allocator]
@@ -33,10 +32,6 @@ fn bench(fixture: &Fixture, settings: &Settings) {
     let (a, b, _) = common::allocs_of(|| request.to_json().unwrap());
     let (c, d, _) = common::allocs_of(|| PubSubToken::from_body(body, &request, UNIX_EPOCH));
     println!("allocations per call: ours: to_json {a} ({b} bytes), from_body {c} ({d} bytes)");
-    let (a, _, fast) = common::allocs_of(|| fast_json::to_json(&request).unwrap());
-    let (c, _, _) = common::allocs_of(|| fast_json::from_body(body, &request, UNIX_EPOCH));
-    assert_eq!(fast, ours);
-    println!("  ours, proposed: to_json {a}, from_body {c}");
     let (a, b, _) = common::allocs_of(|| serde_json::to_string(&raw).unwrap());
     let (c, d, _) = common::allocs_of(|| serde_json::from_slice::<SerdeToken>(body).unwrap());
     println!(
@@ -63,12 +58,6 @@ fn bench(fixture: &Fixture, settings: &Settings) {
                 black_box(serde_json::from_slice::<SerdeToken>(black_box(body)).unwrap());
             }
         }),
-        Contender::new("signalwire-pubsub, proposed: encode + decode", |n| {
-            for _ in 0..n {
-                black_box(fast_json::to_json(&request).unwrap());
-                black_box(fast_json::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
-            }
-        }),
         Contender::new("signalwire-pubsub: to_json", |n| {
             for _ in 0..n {
                 black_box(request.to_json().unwrap());
@@ -79,11 +68,6 @@ fn bench(fixture: &Fixture, settings: &Settings) {
                 black_box(serde_json::to_string(&raw).unwrap());
             }
         }),
-        Contender::new("signalwire-pubsub, proposed: to_json", |n| {
-            for _ in 0..n {
-                black_box(fast_json::to_json(&request).unwrap());
-            }
-        }),
         Contender::new("signalwire-pubsub: from_body", |n| {
             for _ in 0..n {
                 black_box(PubSubToken::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
@@ -92,11 +76,6 @@ fn bench(fixture: &Fixture, settings: &Settings) {
         Contender::new("serde_json: from_slice", |n| {
             for _ in 0..n {
                 black_box(serde_json::from_slice::<SerdeToken>(black_box(body)).unwrap());
-            }
-        }),
-        Contender::new("signalwire-pubsub, proposed: from_body", |n| {
-            for _ in 0..n {
-                black_box(fast_json::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
             }
         }),
     ];
@@ -115,18 +94,6 @@ fn bench(fixture: &Fixture, settings: &Settings) {
         results.target(
             "encode + decode vs serde_json, Value (<= 1.0)",
             "signalwire-pubsub: encode + decode",
-            "serde_json, Value state: encode + decode",
-            1.0,
-        ),
-        results.target(
-            "proposed encode + decode vs serde_json, RawValue (<= 1.0)",
-            "signalwire-pubsub, proposed: encode + decode",
-            "serde_json, RawValue state: encode + decode",
-            1.0,
-        ),
-        results.target(
-            "proposed encode + decode vs serde_json, Value (<= 1.0)",
-            "signalwire-pubsub, proposed: encode + decode",
             "serde_json, Value state: encode + decode",
             1.0,
         ),

@@ -1,6 +1,7 @@
 //! Code shared by the peers' benches: the crate's own bench support
-//! (benches/common: harness, responder, fixtures, tuned agent), compiled
-//! here, and the request and response as a serde user writes them.
+//! (benches/common: harness, responder, fixtures, floor client, bare ureq
+//! agent), compiled here, and the request and response as a serde user
+//! writes them.
 
 #[path = "../../common/mod.rs"]
 pub mod common;
