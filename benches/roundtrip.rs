@@ -37,59 +37,21 @@
 //! this binary's `--serve SECONDS` and `--calls NAME N ADDR` modes.
 
 mod common;
+#[path = "common/mini.rs"]
+mod mini;
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{Contender, Fixture, RawClient, Responder, Settings};
+use mini::{mini_request, MiniRequest, MiniToken};
 use miniserde::json;
 use signalwire_pubsub::TokenRequest;
 use ureq::http::{HeaderValue, Uri};
 
 #[global_allocator]
 static ALLOC: common::Counting = common::Counting;
-
-/// The request as a miniserde-derive user would write it (no way to skip a
-/// `false` right, so channels carry both flags).
-#[derive(miniserde::Serialize)]
-struct MiniRequest {
-    ttl: u32,
-    channels: BTreeMap<String, MiniAccess>,
-    member_id: Option<String>,
-    state: Option<json::Value>,
-}
-
-#[derive(miniserde::Serialize)]
-struct MiniAccess {
-    read: bool,
-    write: bool,
-}
-
-#[derive(miniserde::Deserialize)]
-struct MiniToken {
-    token: String,
-}
-
-fn mini_request(f: &Fixture) -> MiniRequest {
-    MiniRequest {
-        ttl: f.ttl,
-        channels: f
-            .channels
-            .iter()
-            .map(|(name, read, write)| {
-                let access = MiniAccess {
-                    read: *read,
-                    write: *write,
-                };
-                (name.clone(), access)
-            })
-            .collect(),
-        member_id: Some(f.member_id.clone()),
-        state: Some(json::from_str(&f.state).unwrap()),
-    }
-}
 
 /// A bare ureq call: serialize, POST, read at most 64 KiB, decode.
 struct Bare {

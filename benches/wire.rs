@@ -19,55 +19,19 @@
 //! (`cargo bench -j2 --manifest-path benches/peers/Cargo.toml --bench wire`).
 
 mod common;
+#[path = "common/mini.rs"]
+mod mini;
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::UNIX_EPOCH;
 
 use common::{Contender, Fixture, Settings};
+use mini::{mini_request, MiniToken};
 use miniserde::json;
 use signalwire_pubsub::PubSubToken;
 
 #[global_allocator]
 static ALLOC: common::Counting = common::Counting;
-
-#[derive(miniserde::Serialize)]
-struct MiniRequest {
-    ttl: u32,
-    channels: BTreeMap<String, MiniAccess>,
-    member_id: Option<String>,
-    state: Option<json::Value>,
-}
-
-#[derive(miniserde::Serialize)]
-struct MiniAccess {
-    read: bool,
-    write: bool,
-}
-
-#[derive(miniserde::Deserialize)]
-struct MiniToken {
-    token: String,
-}
-
-fn mini_request(f: &Fixture) -> MiniRequest {
-    MiniRequest {
-        ttl: f.ttl,
-        channels: f
-            .channels
-            .iter()
-            .map(|(name, read, write)| {
-                let access = MiniAccess {
-                    read: *read,
-                    write: *write,
-                };
-                (name.clone(), access)
-            })
-            .collect(),
-        member_id: Some(f.member_id.clone()),
-        state: Some(json::from_str(&f.state).unwrap()),
-    }
-}
 
 fn bench(fixture: &Fixture, settings: &Settings) {
     let request = common::crate_request(fixture);
