@@ -162,11 +162,7 @@ fn api_failure_exits_1_without_secrets() {
     assert!(out.stdout.is_empty());
 
     // A transport failure also exits 1.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let space = format!("http://127.0.0.1:{port}");
     let out = run(
         &[],

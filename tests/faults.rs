@@ -362,11 +362,7 @@ fn retries_never_outlive_the_deadline() {
 
 #[test]
 fn refused_connections_are_retried() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let client = client(
         &format!("http://127.0.0.1:{port}"),
         Duration::from_secs(10),

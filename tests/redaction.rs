@@ -63,11 +63,7 @@ fn no_secret_in_any_error() {
         errors.push(client.create_token(&good).unwrap_err());
     }
     // Transport failures and a timeout.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let refused = Client::new(&format!("http://127.0.0.1:{port}"), PROJECT, API_TOKEN).unwrap();
     errors.push(refused.create_token(&good).unwrap_err());
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();

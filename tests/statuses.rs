@@ -257,11 +257,7 @@ fn redirects_are_not_followed() {
 
 #[test]
 fn refused_connection_is_a_transport_error() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let client = Client::new(&format!("http://127.0.0.1:{port}"), "p", "t").unwrap();
     let err = client.create_token(&request()).unwrap_err();
     assert!(

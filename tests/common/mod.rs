@@ -57,3 +57,10 @@ pub fn assert_no_secret(text: &str, minted: &[String]) {
         );
     }
 }
+
+/// A loopback port with nothing listening on it (bound, then released), for
+/// refused connections.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
