@@ -209,12 +209,9 @@ impl Client {
             // ones only what is left of it.
             let remaining =
                 (attempts > 1).then(|| deadline.saturating_duration_since(Instant::now()));
-            let err = match self.attempt(&body, request, remaining) {
-                Ok(mut token) => {
-                    token.attempts = attempts;
-                    return Ok(token);
-                }
-                Err(err) => err.with_attempts(attempts),
+            let err = match self.attempt(&body, request, remaining, attempts) {
+                Ok(token) => return Ok(token),
+                Err(err) => err,
             };
             if attempts > self.inner.retries || !err.is_retryable() {
                 return Err(err);
@@ -231,12 +228,14 @@ impl Client {
         }
     }
 
-    /// One HTTP exchange; `timeout` overrides the agent's overall timeout.
+    /// One HTTP exchange, attempt number `attempts` of the call; `timeout`
+    /// overrides the agent's overall timeout.
     fn attempt(
         &self,
         body: &str,
         request: &TokenRequest,
         timeout: Option<Duration>,
+        attempts: u32,
     ) -> Result<PubSubToken, Error> {
         let inner = &*self.inner;
         let mut builder = inner.agent.post(inner.uri.clone());
@@ -249,14 +248,17 @@ impl Client {
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json")
             .send(body.as_bytes())
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| self.transport_error(e, attempts))?;
 
         let status = response.status().as_u16();
+        let success = (200..300).contains(&status);
         let request_id = request_id(response.headers());
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| parse_retry_after(v.to_str().ok()?, SystemTime::now()));
+        let retry_after = match response.headers().get(header::RETRY_AFTER) {
+            Some(value) if !success => {
+                parse_retry_after(value.to_str().unwrap_or_default(), SystemTime::now())
+            }
+            _ => None,
+        };
         let read = response
             .body_mut()
             .with_config()
@@ -265,38 +267,40 @@ impl Client {
         let body = match read {
             Ok(body) => Some(body),
             Err(ureq::Error::BodyExceedsLimit(_)) => None,
-            Err(e) => return Err(self.transport_error(e)),
+            Err(e) => return Err(self.transport_error(e, attempts)),
         };
 
-        if (200..300).contains(&status) {
+        if success {
             let token = match body {
                 Some(body) => PubSubToken::from_body(&body, request, sent_at),
                 None => Err("body is larger than 64 KiB"),
             };
-            return token.map_err(|reason| Error::InvalidResponse {
+            return match token {
+                Ok(token) => Ok(PubSubToken { attempts, ..token }),
+                Err(reason) => Err(Error::InvalidResponse {
+                    status,
+                    request_id,
+                    reason: reason.to_owned(),
+                    attempts,
+                }),
+            };
+        }
+        Err(self.api_error(
+            ApiError {
                 status,
                 request_id,
-                reason: reason.to_owned(),
-                attempts: 1,
-            });
-        }
-        let mut api = self.api_error(status, request_id, body.as_deref());
-        if let Some(api) = api_mut(&mut api) {
-            api.retry_after = retry_after;
-        }
-        Err(api)
+                message: None,
+                errors: Vec::new(),
+                body_prefix: None,
+                retry_after,
+                attempts,
+            },
+            body.as_deref(),
+        ))
     }
 
-    fn api_error(&self, status: u16, request_id: Option<String>, body: Option<&[u8]>) -> Error {
-        let mut api = ApiError {
-            status,
-            request_id,
-            message: None,
-            errors: Vec::new(),
-            body_prefix: None,
-            retry_after: None,
-            attempts: 1,
-        };
+    /// Fills `api` from the error body (scrubbed) and picks the variant.
+    fn api_error(&self, mut api: ApiError, body: Option<&[u8]>) -> Error {
         match body.map(decode_error_body) {
             Some(Some(decoded)) if decoded.error.is_some() || decoded.errors.is_some() => {
                 api.message = decoded.error.map(|m| self.scrub(&m));
@@ -314,7 +318,7 @@ impl Client {
             None => api.body_prefix = Some("(body larger than 64 KiB, not read)".to_owned()),
         }
         let api = Box::new(api);
-        match status {
+        match api.status {
             400 => Error::BadRequest(api),
             401 => Error::Unauthorized(api),
             403 => Error::Forbidden(api),
@@ -349,7 +353,7 @@ impl Client {
             .collect()
     }
 
-    fn transport_error(&self, e: ureq::Error) -> Error {
+    fn transport_error(&self, e: ureq::Error, attempts: u32) -> Error {
         let kind = match &e {
             ureq::Error::Timeout(t) => {
                 let connecting = matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
@@ -360,14 +364,14 @@ impl Client {
                     } else {
                         self.inner.timeout
                     },
-                    attempts: 1,
+                    attempts,
                 };
             }
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 return Error::Timeout {
                     connecting: false,
                     limit: self.inner.timeout,
-                    attempts: 1,
+                    attempts,
                 };
             }
             ureq::Error::HostNotFound => TransportKind::Dns,
@@ -407,7 +411,7 @@ impl Client {
         };
         Error::Transport {
             kind,
-            attempts: 1,
+            attempts,
             source: Box::new(e),
         }
     }
@@ -1840,20 +1844,6 @@ impl Error {
         }
     }
 
-    fn with_attempts(mut self, n: u32) -> Self {
-        match &mut self {
-            Error::Transport { attempts, .. }
-            | Error::Timeout { attempts, .. }
-            | Error::InvalidResponse { attempts, .. } => *attempts = n,
-            other => {
-                if let Some(api) = api_mut(other) {
-                    api.attempts = n;
-                }
-            }
-        }
-        self
-    }
-
     /// The server's answer, for the status variants.
     pub fn api(&self) -> Option<&ApiError> {
         match self {
@@ -1942,20 +1932,6 @@ impl Error {
             write!(f, "; body: {prefix}")?;
         }
         write_request_id(f, api.request_id.as_deref())
-    }
-}
-
-fn api_mut(err: &mut Error) -> Option<&mut ApiError> {
-    match err {
-        Error::BadRequest(api)
-        | Error::Unauthorized(api)
-        | Error::Forbidden(api)
-        | Error::NotFound(api)
-        | Error::Unprocessable(api)
-        | Error::RateLimited(api)
-        | Error::Server(api)
-        | Error::UnexpectedStatus(api) => Some(&mut **api),
-        _ => None,
     }
 }
 

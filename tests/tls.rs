@@ -87,13 +87,8 @@ fn tls_server(connections: usize) -> TlsServer {
     }
 }
 
-#[test]
-fn token_over_https_with_the_test_ca_reusing_the_connection() {
-    let server = tls_server(4);
-    let client = Client::builder(&format!("https://{}", server.addr), "p", "t")
-        .ca_file(CA)
-        .build()
-        .unwrap();
+/// Three tokens from `client`, all served by `server`.
+fn mint_three(client: &Client, server: &TlsServer) {
     for _ in 0..3 {
         let token = client
             .create_token(&TokenRequest::new(5).read("a"))
@@ -101,6 +96,16 @@ fn token_over_https_with_the_test_ca_reusing_the_connection() {
         assert_eq!(token.token(), "tls.token.ok");
     }
     assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn token_over_https_with_the_test_ca_reusing_the_connection() {
+    let server = tls_server(4);
+    let client = Client::builder(&format!("https://{}", server.addr), "p", "t")
+        .ca_file(CA)
+        .build()
+        .unwrap();
+    mint_three(&client, &server);
     assert_eq!(
         server.handshakes.load(Ordering::SeqCst),
         1,
@@ -219,13 +224,7 @@ fn through_a_connect_proxy_one_tunnel_one_handshake_for_three_calls() {
         .proxy(&proxy)
         .build()
         .unwrap();
-    for _ in 0..3 {
-        let token = client
-            .create_token(&TokenRequest::new(5).read("a"))
-            .unwrap();
-        assert_eq!(token.token(), "tls.token.ok");
-    }
-    assert_eq!(server.requests.load(Ordering::SeqCst), 3);
+    mint_three(&client, &server);
     assert_eq!(server.handshakes.load(Ordering::SeqCst), 1);
     assert_eq!(connects.load(Ordering::SeqCst), 1);
 }
