@@ -1,6 +1,9 @@
-//! A blocking, minimal-dependency client for SignalWire's
+//! A blocking, minimal-dependency client for SignalWire's PubSub and Chat
+//! token endpoints:
 //! [Generate a new PubSub Token](https://signalwire.com/docs/apis/pubsub/tokens/create-token)
-//! endpoint: `POST https://{space}.signalwire.com/api/pubsub/tokens`.
+//! (`POST https://{space}.signalwire.com/api/pubsub/tokens`) and Generate a
+//! new Chat Token (`POST .../api/chat/tokens`: the same body, one more rule,
+//! another scope).
 //!
 //! A server program calls it to mint a short-lived token that it hands to a
 //! browser or a device, scoped to named channels with read and/or write
@@ -22,17 +25,25 @@
 //! - Every failure is a variant of one [`Error`] enum a caller can match on.
 //! - No secret (API token, `Authorization` header, minted token) appears in
 //!   any `Debug`, `Display` or error text.
-//! - Retries done right: 429, 502, 503, 504 and connections that could not
-//!   be made, nothing that may have minted a token the caller will need,
-//!   full-jitter backoff or the server's `Retry-After`, and never past the
-//!   call's overall timeout.
+//! - Retries done right, decided by how far a failed attempt got: 429, 502,
+//!   503, 504 and attempts that sent nothing are retried, a kept-alive
+//!   connection the server had closed is retried once at once, nothing else
+//!   that may have minted a token; full-jitter backoff or the server's
+//!   `Retry-After`, and never past the call's overall timeout.
 //! - A call on a kept-alive connection costs little more than the loopback
-//!   round trip: no name lookup, one write, one pool probe (see the
-//!   transport section of the source).
+//!   round trip: no name lookup, one write, one pool probe (see
+//!   `src/transport.rs`).
 //! - A faithful fake server (module `fake`, feature `fake`) to test against offline.
 //!
 //! Non-goals: the rest of SignalWire's REST API, async, SOCKS proxies,
 //! HTTP/2.
+//!
+//! # Semver
+//!
+//! [`Error`], its struct variants, [`ApiError`], [`ErrorItem`], [`Field`],
+//! [`Service`] and [`TransportKind`] are `#[non_exhaustive]`: a minor
+//! release may add variants and fields to them, so match them with `..` and
+//! a wildcard arm. Anything else public changes only in a major release.
 //!
 //! # Example
 //!
@@ -45,6 +56,8 @@
 //! let request = TokenRequest::new(15).read("lobby").read_write("room-42").member_id("alice");
 //! let token = client.create_token(&request)?;
 //! println!("{}", token.token()); // hand this to the browser
+//! let chat = client.create_chat_token(&request)?; // the same for SignalWire Chat
+//! # drop(chat);
 //! # Ok(())
 //! # }
 //! ```
@@ -74,9 +87,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use miniserde::de::{Deserialize, Map, Visitor};
+use miniserde::de::{Deserialize, Map, Seq, Visitor};
 use miniserde::json;
 use ureq::http::{header, HeaderValue, Uri};
+
+use transport::Stage;
 
 #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
 compile_error!("enable feature `rustls` (the default) or `native-tls`");
@@ -84,6 +99,7 @@ compile_error!("enable feature `rustls` (the default) or `native-tls`");
 #[cfg(feature = "fake")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
 pub mod fake;
+mod transport;
 
 // The README's Rust examples run as doctests.
 #[cfg(doctest)]
@@ -107,6 +123,10 @@ pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default timeout for establishing the connection (DNS, TCP, TLS).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest timeout (overall or connect) a client accepts.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+/// Longest timeout (overall or connect) a client accepts: a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// Default number of retries after a first failed attempt.
 pub const DEFAULT_RETRIES: u32 = 2;
@@ -115,15 +135,22 @@ pub const DEFAULT_RETRIES: u32 = 2;
 pub const RETRY_BACKOFF_BASE: Duration = Duration::from_millis(200);
 /// Longest backoff between two attempts, when the server gives no `Retry-After`.
 pub const RETRY_BACKOFF_CAP: Duration = Duration::from_secs(5);
-/// Longest wait a server's `Retry-After` can ask for; longer values are cut to this.
+/// Longest wait a server's `Retry-After` can ask for and be retried: a longer
+/// one (or one past the call's deadline) ends the call with the error, its
+/// [`retry_after`](Error::retry_after) set, for the caller to schedule.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 
 /// No retry starts with less than this left of the overall timeout.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
+/// ureq's budget is this much short of the call's deadline (its socket
+/// timeouts are rounded up to the millisecond).
+const DEADLINE_MARGIN: Duration = Duration::from_millis(1);
 
-const PATH: &str = "/api/pubsub/tokens";
 const REDACTED: &str = "[redacted]";
-const BODY_PREFIX_CHARS: usize = 200;
+/// Longest server text kept (request id, messages, body prefix), in characters.
+const SERVER_TEXT_CHARS: usize = 200;
+/// Secrets shorter than this are not searched for in server text.
+const MIN_SECRET_LEN: usize = 4;
 
 // ---------------------------------------------------------------------------
 // Client
@@ -140,11 +167,14 @@ pub struct Client {
 
 struct Inner {
     agent: ureq::Agent,
-    uri: Uri,
-    url: String,
+    /// The endpoint of each [`Service`], in the order of [`Service::ALL`].
+    uris: [Uri; 2],
+    urls: [String; 2],
     project_id: String,
-    api_token: String,
     authorization: HeaderValue,
+    /// Every form in which a server may echo the API token or the
+    /// credentials; replaced wherever server text is kept.
+    secrets: Secrets,
     timeout: Duration,
     connect_timeout: Duration,
     retries: u32,
@@ -183,76 +213,129 @@ impl Client {
         }
     }
 
-    /// The full endpoint URL requests go to.
+    /// The full URL PubSub token requests go to.
     pub fn url(&self) -> &str {
-        &self.inner.url
+        self.url_for(Service::PubSub)
     }
 
-    /// Mints a token: validates `request`, then `POST`s it, retrying what is
-    /// safe to retry.
+    /// The full URL requests for `service`'s tokens go to.
+    pub fn url_for(&self, service: Service) -> &str {
+        &self.inner.urls[service as usize]
+    }
+
+    /// Mints a PubSub token (`POST /api/pubsub/tokens`): validates
+    /// `request`, then sends it, retrying what is safe to retry.
     ///
     /// A request that breaks a rule of the API is an
     /// [`Error::InvalidRequest`] and nothing is sent. Otherwise the call makes
-    /// up to 1 + [`retries`](ClientBuilder::retries) attempts: 429, 502, 503,
-    /// 504 and a connection that failed before the request was sent are
-    /// retried after a backoff (or the server's `Retry-After`); nothing else is.
-    /// No attempt starts past the overall timeout, so the call never takes
-    /// longer than it. The error of the last attempt is returned, with the
-    /// number of attempts made.
-    pub fn create_token(&self, request: &TokenRequest) -> Result<PubSubToken, Error> {
-        let body = request.to_json()?;
+    /// up to 1 + [`retries`](ClientBuilder::retries) attempts, plus at most
+    /// one immediate retry when a kept-alive connection turns out to have
+    /// been closed by the server; the README's "Failure behaviour" section
+    /// says what is retried and why. No attempt starts past the overall
+    /// timeout, so the call never takes longer than it. The error of the
+    /// last attempt is returned, with the number of attempts made.
+    pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        self.mint(Service::PubSub, request)
+    }
+
+    /// Mints a Chat token (`POST /api/chat/tokens`): the same body, headers,
+    /// deadline, retries and errors as [`create_token`](Self::create_token),
+    /// with Chat's extra rule checked before sending (no channel name may
+    /// start with `sw_`). The API token needs the Chat scope.
+    pub fn create_chat_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        self.mint(Service::Chat, request)
+    }
+
+    /// Mints a token of either kind; see [`create_token`](Self::create_token).
+    pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
+        let body = request.to_json_for(service)?;
         let deadline = Instant::now() + self.inner.timeout;
         let mut attempts: u32 = 0;
+        let mut retries_left = self.inner.retries;
+        let mut stale_retry_left = true;
+        let mut fresh_connection = false;
         loop {
             attempts = attempts.saturating_add(1);
-            // The first attempt has the whole timeout (the agent's); later
-            // ones only what is left of it.
-            let remaining =
-                (attempts > 1).then(|| deadline.saturating_duration_since(Instant::now()));
-            let err = match self.attempt(&body, request, remaining, attempts) {
-                Ok(token) => return Ok(token),
-                Err(err) => err,
-            };
-            if attempts > self.inner.retries || !err.is_retryable() {
+            // ureq gets the time left, less a millisecond: socket timeouts
+            // are rounded up to the millisecond below it.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let budget = left.saturating_sub(DEADLINE_MARGIN);
+            let (err, stage) =
+                match self.attempt(service, &body, request, budget, attempts, fresh_connection) {
+                    Ok(token) => return Ok(token),
+                    Err(failed) => failed,
+                };
+            fresh_connection = false;
+            let delay = if stage == Stage::StalePooled && stale_retry_left {
+                // The server closed a kept-alive connection as it was reused:
+                // once, at once, on a new connection.
+                stale_retry_left = false;
+                fresh_connection = true;
+                Duration::ZERO
+            } else if retries_left > 0 && err.is_retryable() {
+                retries_left -= 1;
+                match err.retry_after() {
+                    // Never earlier than the server asked; if that is too
+                    // long, the caller gets the error and `retry_after` now.
+                    Some(wait) if wait > RETRY_AFTER_CAP => return Err(err),
+                    Some(wait) => wait,
+                    None => backoff(self.inner.retries - retries_left),
+                }
+            } else {
                 return Err(err);
-            }
-            let delay = match err.api().and_then(|api| api.retry_after) {
-                Some(retry_after) => retry_after.min(RETRY_AFTER_CAP),
-                None => backoff(attempts),
             };
             // The next attempt must start with time enough to be worth it.
             if Instant::now() + delay + MIN_ATTEMPT_TIME >= deadline {
                 return Err(err);
             }
-            std::thread::sleep(delay);
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
         }
     }
 
-    /// One HTTP exchange, attempt number `attempts` of the call; `timeout`
-    /// overrides the agent's overall timeout.
+    /// One HTTP exchange, attempt number `attempts` of the call, within
+    /// `budget`; on a new connection if `fresh_connection`. A failure comes
+    /// with how far the attempt got.
     fn attempt(
         &self,
+        service: Service,
         body: &str,
         request: &TokenRequest,
-        timeout: Option<Duration>,
+        budget: Duration,
         attempts: u32,
-    ) -> Result<PubSubToken, Error> {
+        fresh_connection: bool,
+    ) -> Result<Token, (Error, Stage)> {
         let inner = &*self.inner;
-        let mut builder = inner.agent.post(inner.uri.clone());
-        if let Some(timeout) = timeout {
-            builder = builder.config().timeout_global(Some(timeout)).build();
+        let mut builder = inner.agent.post(inner.uris[service as usize].clone());
+        // The agent's own settings serve a first attempt that has its whole
+        // time; others get their own (no pooled connection for a fresh one).
+        if budget < inner.timeout.saturating_sub(DEADLINE_MARGIN) || fresh_connection {
+            let mut config = builder.config().timeout_global(Some(budget));
+            if fresh_connection {
+                config = config.max_idle_age(Duration::ZERO);
+            }
+            builder = config.build();
         }
+        if budget.is_zero() {
+            let err = self.timeout_error(false, attempts, false);
+            return Err((err, Stage::NotSent));
+        }
+        transport::start_attempt();
         let sent_at = SystemTime::now();
-        let mut response = builder
+        let response = builder
             .header(header::AUTHORIZATION, inner.authorization.clone())
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::ACCEPT, "application/json")
-            .send(body.as_bytes())
-            .map_err(|e| self.transport_error(e, attempts))?;
+            .send(body.as_bytes());
+        let mut response = match response {
+            Ok(response) => response,
+            Err(e) => return Err(self.transport_error(e, attempts)),
+        };
 
         let status = response.status().as_u16();
         let success = (200..300).contains(&status);
-        let request_id = request_id(response.headers());
+        let request_id = self.request_id(response.headers());
         let retry_after = match response.headers().get(header::RETRY_AFTER) {
             Some(value) if !success => {
                 parse_retry_after(value.to_str().unwrap_or_default(), SystemTime::now())
@@ -272,50 +355,59 @@ impl Client {
 
         if success {
             let token = match body {
-                Some(body) => PubSubToken::from_body(&body, request, sent_at),
-                None => Err("body is larger than 64 KiB"),
+                Some(body) => Token::from_body(&body, request, sent_at),
+                None => Err(InvalidBody::new("body is larger than 64 KiB")),
             };
             return match token {
-                Ok(token) => Ok(PubSubToken { attempts, ..token }),
-                Err(reason) => Err(Error::InvalidResponse {
-                    status,
-                    request_id,
-                    reason: reason.to_owned(),
-                    attempts,
-                }),
+                Ok(token) => Ok(Token { attempts, ..token }),
+                Err(invalid) => Err((
+                    Error::InvalidResponse {
+                        status,
+                        request_id,
+                        reason: invalid.reason().to_owned(),
+                        attempts,
+                    },
+                    Stage::Sent,
+                )),
             };
         }
-        Err(self.api_error(
-            ApiError {
-                status,
-                request_id,
-                message: None,
-                errors: Vec::new(),
-                body_prefix: None,
-                retry_after,
-                attempts,
-            },
-            body.as_deref(),
-        ))
+        let api = ApiError {
+            status,
+            request_id,
+            message: None,
+            errors: Vec::new(),
+            body_prefix: None,
+            retry_after,
+            attempts,
+        };
+        Err((self.api_error(api, body.as_deref()), Stage::Sent))
     }
 
-    /// Fills `api` from the error body (scrubbed) and picks the variant.
+    /// Fills `api` from the error body (made printable) and picks the variant.
     fn api_error(&self, mut api: ApiError, body: Option<&[u8]>) -> Error {
-        match body.map(decode_error_body) {
-            Some(Some(decoded)) if decoded.error.is_some() || decoded.errors.is_some() => {
-                api.message = decoded.error.map(|m| self.scrub(&m));
-                api.errors = decoded.errors.unwrap_or_default();
+        let secrets = &self.inner.secrets;
+        match body {
+            None => api.body_prefix = Some("(body larger than 64 KiB, not read)".to_owned()),
+            Some([]) => {}
+            Some(body) => {
+                let decoded = decode_error_body(body);
+                api.message = decoded.error.map(|m| secrets.printable(&m));
+                api.errors = decoded.errors;
                 for item in &mut api.errors {
-                    item.message = self.scrub(&item.message);
-                    item.attribute = item.attribute.as_deref().map(|a| self.scrub(a));
+                    for field in [
+                        &mut item.kind,
+                        &mut item.code,
+                        &mut item.message,
+                        &mut item.attribute,
+                        &mut item.url,
+                    ] {
+                        *field = field.as_deref().map(|text| secrets.printable(text));
+                    }
+                }
+                if api.message.is_none() && api.errors.is_empty() {
+                    api.body_prefix = Some(secrets.printable(&String::from_utf8_lossy(body)));
                 }
             }
-            Some(_) if body.is_some_and(<[u8]>::is_empty) => {}
-            Some(_) => {
-                let text = String::from_utf8_lossy(body.unwrap_or_default());
-                api.body_prefix = Some(self.scrub(&text));
-            }
-            None => api.body_prefix = Some("(body larger than 64 KiB, not read)".to_owned()),
         }
         let api = Box::new(api);
         match api.status {
@@ -330,97 +422,81 @@ impl Client {
         }
     }
 
-    /// Text from the server, made safe to print: the client's secrets (in
-    /// case a proxy echoed the request) replaced, control characters
-    /// blanked, cut to 200 characters.
-    fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        let authorization = auth_str(&self.inner.authorization);
-        for secret in [
-            self.inner.api_token.as_str(),
-            authorization.trim_start_matches("Basic "),
-        ] {
-            if !secret.is_empty() {
-                // Also as JSON may write it, with `/` escaped.
-                text = text
-                    .replace(secret, REDACTED)
-                    .replace(&secret.replace('/', "\\/"), REDACTED);
-            }
-        }
-        text.chars()
-            .take(BODY_PREFIX_CHARS)
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect()
+    /// The request id of a response, from either header, made printable.
+    fn request_id(&self, headers: &ureq::http::HeaderMap) -> Option<String> {
+        ["x-request-id", "x-signalwire-request-id"]
+            .iter()
+            .find_map(|name| headers.get(*name))
+            .map(|id| {
+                self.inner
+                    .secrets
+                    .printable(&String::from_utf8_lossy(id.as_bytes()))
+            })
     }
 
-    fn transport_error(&self, e: ureq::Error, attempts: u32) -> Error {
+    fn timeout_error(&self, connecting: bool, attempts: u32, request_sent: bool) -> Error {
+        Error::Timeout {
+            connecting,
+            limit: if connecting {
+                self.inner.connect_timeout
+            } else {
+                self.inner.timeout
+            },
+            attempts,
+            request_sent,
+        }
+    }
+
+    /// A failure of ureq's, classified by how far the attempt got (recorded by
+    /// the transport as it went), never by the error's kind or text.
+    fn transport_error(&self, e: ureq::Error, attempts: u32) -> (Error, Stage) {
+        let progress = transport::progress();
+        let stage = progress.stage();
+        let request_sent = stage != Stage::NotSent;
         let kind = match &e {
             ureq::Error::Timeout(t) => {
                 let connecting = matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
-                return Error::Timeout {
-                    connecting,
-                    limit: if connecting {
-                        self.inner.connect_timeout
-                    } else {
-                        self.inner.timeout
-                    },
-                    attempts,
-                };
+                return (
+                    self.timeout_error(connecting, attempts, request_sent),
+                    stage,
+                );
             }
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                return Error::Timeout {
-                    connecting: false,
-                    limit: self.inner.timeout,
-                    attempts,
-                };
+                return (self.timeout_error(false, attempts, request_sent), stage);
             }
+            _ if progress.resolving => TransportKind::Dns,
             ureq::Error::HostNotFound => TransportKind::Dns,
-            // std's resolver failure (getaddrinfo) comes back as plain I/O.
-            ureq::Error::Io(io) if io.to_string().contains("failed to lookup address") => {
-                TransportKind::Dns
-            }
-            ureq::Error::ConnectionFailed => TransportKind::Connect,
-            // Nothing was sent: the connection was never made.
-            ureq::Error::Io(io)
-                if matches!(
-                    io.kind(),
-                    std::io::ErrorKind::ConnectionRefused
-                        | std::io::ErrorKind::HostUnreachable
-                        | std::io::ErrorKind::NetworkUnreachable
-                        | std::io::ErrorKind::NetworkDown
-                        | std::io::ErrorKind::AddrNotAvailable
-                ) =>
-            {
-                TransportKind::Connect
-            }
             ureq::Error::Tls(_) | ureq::Error::TlsRequired => TransportKind::Tls,
             #[cfg(feature = "rustls")]
             ureq::Error::Rustls(_) => TransportKind::Tls,
+            #[cfg(feature = "native-tls")]
+            ureq::Error::NativeTls(_) | ureq::Error::Der(_) => TransportKind::Tls,
             // rustls reports a failed handshake or a bad record (an unknown
             // issuer, say) through its stream as I/O of kind InvalidData.
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
                 TransportKind::Tls
             }
-            #[cfg(feature = "native-tls")]
-            ureq::Error::NativeTls(_) | ureq::Error::Der(_) => TransportKind::Tls,
+            _ if !request_sent => TransportKind::Connect,
             ureq::Error::Io(_) => TransportKind::Io,
             ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
                 TransportKind::Protocol
             }
             _ => TransportKind::Other,
         };
-        Error::Transport {
+        let error = Error::Transport {
             kind,
             attempts,
-            source: Box::new(e),
-        }
+            request_sent,
+            source: self.inner.secrets.printable_error(e),
+        };
+        (error, stage)
     }
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("url", &self.inner.url)
+            .field("url", &self.inner.urls[0])
             .field("project_id", &self.inner.project_id)
             .field("api_token", &REDACTED)
             .field("timeout", &self.inner.timeout)
@@ -430,15 +506,114 @@ impl fmt::Debug for Client {
     }
 }
 
-fn auth_str(value: &HeaderValue) -> &str {
-    value.to_str().unwrap_or_default()
+// ---------------------------------------------------------------------------
+// Secrets: server text made printable
+// ---------------------------------------------------------------------------
+
+/// The API token and the Basic credentials, in every form a server, proxy or
+/// gateway may echo them: plain, with `/` escaped as JSON may write it,
+/// percent-encoded, and the base64 without its padding.
+struct Secrets(Vec<String>);
+
+impl Secrets {
+    fn new(api_token: &str, credentials_base64: &str) -> Secrets {
+        let mut forms = Vec::new();
+        for secret in [
+            api_token,
+            credentials_base64,
+            credentials_base64.trim_end_matches('='),
+        ] {
+            forms.push(secret.to_owned());
+            forms.push(secret.replace('/', "\\/"));
+            forms.push(percent_encode(secret));
+        }
+        // Shorter "secrets" (a test's `"t"`) would blank out ordinary words.
+        forms.retain(|s| s.len() >= MIN_SECRET_LEN);
+        // Longest first, so that no shorter form leaves a tail of a longer one.
+        forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        forms.dedup();
+        Secrets(forms)
+    }
+
+    /// Any text a server sent (request id, error message, 422 items, body
+    /// prefix), made safe to print: control characters and Unicode
+    /// format characters (bidirectional overrides, zero-width marks) removed
+    /// (tabs and line breaks become spaces), then every form of the secrets
+    /// replaced by `[redacted]`, then cut to 200 characters.
+    fn printable(&self, text: &str) -> String {
+        let mut clean: String = text
+            .chars()
+            .filter_map(|c| match c {
+                '\t' | '\n' | '\r' => Some(' '),
+                c if c.is_control() || is_format_char(c) => None,
+                c => Some(c),
+            })
+            .collect();
+        for secret in &self.0 {
+            if clean.contains(secret.as_str()) {
+                clean = clean.replace(secret.as_str(), REDACTED);
+            }
+        }
+        match clean.char_indices().nth(SERVER_TEXT_CHARS) {
+            Some((cut, _)) => {
+                clean.truncate(cut);
+                clean.push('…');
+                clean
+            }
+            None => clean,
+        }
+    }
+
+    /// ureq's error as the source of an [`Error::Transport`]; replaced by its
+    /// printable text when its `Display` or `Debug`, or a source's, holds a
+    /// secret or a control character (a proxy's reason phrase, say).
+    fn printable_error(&self, e: ureq::Error) -> Box<dyn std::error::Error + Send + Sync> {
+        let mut shown = format!("{e:?}");
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let _ = write!(chain, ": {cause}");
+            source = cause.source();
+        }
+        shown.push_str(&chain);
+        let printable = self.printable(&shown);
+        if printable.len() == shown.len() && printable == shown {
+            return Box::new(e);
+        }
+        Box::new(Redacted(self.printable(&chain)))
+    }
 }
 
-fn request_id(headers: &ureq::http::HeaderMap) -> Option<String> {
-    ["x-request-id", "x-signalwire-request-id"]
-        .iter()
-        .find_map(|name| headers.get(*name)?.to_str().ok())
-        .map(|id| id.chars().take(BODY_PREFIX_CHARS).collect())
+/// An error's text, made printable (see [`Secrets::printable`]).
+#[derive(Debug)]
+struct Redacted(String);
+
+impl fmt::Display for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Redacted {}
+
+/// Unicode format characters that change how text reads without showing:
+/// bidirectional marks, embeddings, overrides and isolates, zero-width
+/// characters and the byte order mark.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `text` with every byte but ASCII letters, digits and `-._~` percent-encoded.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// Settings for a [`Client`]; made by [`Client::builder`] or
@@ -489,6 +664,7 @@ impl ClientBuilder {
             };
             Err(Error::Config {
                 message: format!("environment variable {name} {problem}"),
+                source: None,
             })
         };
         let (space, project_id, api_token) = (
@@ -562,6 +738,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, Error> {
         let config = |message: &str| Error::Config {
             message: message.to_owned(),
+            source: None,
         };
         let base = parse_space(&self.space)?;
         if self.project_id.is_empty() || self.project_id.contains(':') {
@@ -577,26 +754,27 @@ impl ClientBuilder {
                 "api_token must be non-empty, without control characters",
             ));
         }
-        let day = Duration::from_secs(86_400);
         if [self.timeout, self.connect_timeout]
             .iter()
-            .any(|t| t.is_zero() || *t > day)
+            .any(|t| *t < MIN_TIMEOUT || *t > MAX_TIMEOUT)
         {
             return Err(config(
-                "timeouts must be longer than zero and at most a day",
+                "timeouts must be at least 10 ms and at most a day (86400 s)",
             ));
         }
 
-        let url = format!("{}{PATH}", base.url);
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| config("space does not make a valid URL"))?;
+        let urls = Service::ALL.map(|service| format!("{}{}", base.url, service.path()));
+        let [pubsub, chat] = &urls;
+        let (Ok(pubsub), Ok(chat)) = (pubsub.parse::<Uri>(), chat.parse::<Uri>()) else {
+            return Err(config("space does not make a valid URL"));
+        };
 
         let credentials = format!("{}:{}", self.project_id, self.api_token);
         let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
         let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
             .map_err(|_| config("project_id and api_token make an invalid header"))?;
         authorization.set_sensitive(true);
+        let secrets = Secrets::new(&self.api_token, &encoded);
 
         let proxy = match (&self.proxy, base.loopback) {
             (Proxy::Off, _) | (_, true) => None,
@@ -628,10 +806,10 @@ impl ClientBuilder {
             .http_status_as_error(false)
             .max_redirects(0)
             .https_only(!base.loopback)
-            // Servers often close idle connections after 5 s; a POST on a
-            // connection closed under it fails and is not retried.
+            // Servers often close idle connections after 5 s: leave them
+            // before that (a connection closed under a call is retried once).
             .max_idle_age(Duration::from_secs(4))
-            .timeout_global(Some(self.timeout))
+            .timeout_global(Some(self.timeout.saturating_sub(DEADLINE_MARGIN)))
             .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(user_agent)
@@ -647,18 +825,18 @@ impl ClientBuilder {
         let builder = builder.tls_config(tls.build());
         let agent = ureq::Agent::with_parts(
             builder.build(),
-            transport::ClientConnector::new(&uri),
+            transport::ClientConnector::new(&pubsub),
             transport::LazyResolver,
         );
 
         Ok(Client {
             inner: Arc::new(Inner {
                 agent,
-                uri,
-                url,
+                uris: [pubsub, chat],
+                urls,
                 project_id: self.project_id,
-                api_token: self.api_token,
                 authorization,
+                secrets,
                 timeout: self.timeout,
                 connect_timeout: self.connect_timeout,
                 retries: self.retries,
@@ -671,8 +849,12 @@ impl ClientBuilder {
 fn load_roots(path: &Path) -> Result<ureq::tls::RootCerts, Error> {
     let config = |why: &str| Error::Config {
         message: format!("CA file {}: {why}", path.display()),
+        source: None,
     };
-    let pem = std::fs::read(path).map_err(|e| config(&e.to_string()))?;
+    let pem = std::fs::read(path).map_err(|e| Error::Config {
+        message: format!("CA file {} cannot be read", path.display()),
+        source: Some(Box::new(e)),
+    })?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|_| config("bad PEM"))? {
@@ -707,215 +889,6 @@ impl fmt::Debug for ClientBuilder {
 }
 
 // ---------------------------------------------------------------------------
-// Transport: ureq's connector chain, kept lean on a pooled connection
-// ---------------------------------------------------------------------------
-
-mod transport {
-    //! ureq plumbing that keeps a call on a pooled connection down to what it
-    //! needs: no name lookup (ureq 3.5 resolves before it looks in its pool, on a
-    //! new thread whenever a timeout is set), the request sent in one write
-    //! (ureq writes the head and the body separately), one probe of the pooled
-    //! connection instead of two, and, on plain TCP, socket timeouts that stay
-    //! the same from call to call (under TLS, ureq's adapter recomputes them
-    //! below this wrapper). It relies on ureq calling `await_input` after
-    //! sending a request, which it does whenever the connection's input
-    //! buffer is empty, as it always is here (pooled connections are drained,
-    //! TLS connections start fresh). Uses ureq's `unversioned` API, which
-    //! ureq changes only in minor versions.
-
-    use std::fmt;
-    use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-    use std::time::{Duration, Instant};
-
-    use ureq::config::Config;
-    use ureq::http::uri::Authority;
-    use ureq::http::Uri;
-    use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-    use ureq::unversioned::transport::time::Duration as UreqDuration;
-    use ureq::unversioned::transport::{
-        Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
-    };
-    use ureq::{Error, Timeout};
-
-    /// 0.0.0.0:0, never a real destination: "not resolved yet".
-    const UNRESOLVED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
-
-    /// Past this many held bytes, [`OneWrite`] sends without waiting.
-    const HOLD_AT_MOST: usize = 64 * 1024;
-
-    /// The agent's resolver: ureq calls it on every request, before its pool
-    /// lookup, so it only marks the addresses as unresolved.
-    #[derive(Debug)]
-    pub(crate) struct LazyResolver;
-
-    impl Resolver for LazyResolver {
-        fn resolve(
-            &self,
-            _: &Uri,
-            _: &Config,
-            _: NextTimeout,
-        ) -> Result<ResolvedSocketAddrs, Error> {
-            let mut addrs = self.empty();
-            addrs.push(UNRESOLVED);
-            Ok(addrs)
-        }
-    }
-
-    /// The agent's connector: ureq's own chain (TCP, CONNECT proxy, TLS), which
-    /// only runs when a new connection is needed. It resolves the host first
-    /// (ureq's resolver, the resolve timeout) and wraps connections to `host`
-    /// in [`OneWrite`].
-    #[derive(Debug)]
-    pub(crate) struct ClientConnector {
-        chain: DefaultConnector,
-        host: Authority,
-    }
-
-    impl ClientConnector {
-        pub(crate) fn new(uri: &Uri) -> ClientConnector {
-            ClientConnector {
-                chain: DefaultConnector::new(),
-                host: uri
-                    .authority()
-                    .expect("the client's URI has a host")
-                    .clone(),
-            }
-        }
-    }
-
-    impl Connector for ClientConnector {
-        type Out = Box<dyn Transport>;
-
-        fn connect(
-            &self,
-            details: &ConnectionDetails,
-            chained: Option<()>,
-        ) -> Result<Option<Self::Out>, Error> {
-            let transport = if details.addrs[..] == [UNRESOLVED] {
-                let resolver = DefaultResolver::default();
-                let mut lookup = details.timeout;
-                if let Some(limit) = details.config.timeouts().resolve {
-                    if UreqDuration::Exact(limit) < lookup.after {
-                        lookup.after = UreqDuration::Exact(limit);
-                        lookup.reason = Timeout::Resolve;
-                    }
-                }
-                let started = Instant::now();
-                let addrs = resolver.resolve(details.uri, details.config, lookup)?;
-                let mut timeout = details.timeout;
-                if let UreqDuration::Exact(left) = timeout.after {
-                    let left = left.saturating_sub(started.elapsed());
-                    // ureq would read a zero budget as "1 s": stop here instead.
-                    if left.is_zero() {
-                        return Err(Error::Timeout(timeout.reason));
-                    }
-                    timeout.after = UreqDuration::Exact(left);
-                }
-                let resolved = ConnectionDetails {
-                    uri: details.uri,
-                    addrs,
-                    config: details.config,
-                    request_level: details.request_level,
-                    resolver: &resolver,
-                    now: (details.current_time)(),
-                    timeout,
-                    current_time: details.current_time.clone(),
-                    run_connector: details.run_connector.clone(),
-                    register_shutdown: details.register_shutdown.clone(),
-                };
-                self.chain.connect(&resolved, chained)?
-            } else {
-                // Behind a proxy ureq leaves the target unresolved on purpose.
-                self.chain.connect(details, chained)?
-            };
-            // Not the connection to a CONNECT proxy, which ureq makes through this
-            // connector too: the tunnel over it gets the one wrapper.
-            if details.uri.authority() != Some(&self.host) {
-                return Ok(transport);
-            }
-            Ok(transport.map(|inner| {
-                Box::new(OneWrite {
-                    inner,
-                    held: Vec::new(),
-                    skip_probe: false,
-                }) as Box<dyn Transport>
-            }))
-        }
-    }
-
-    /// Holds what ureq transmits until it first waits for input, then sends it
-    /// in one write; skips the probe ureq makes when it returns the connection to
-    /// its pool right after reading (the one before reuse still runs); passes
-    /// timeouts down rounded up to the millisecond, so that the socket's timeout
-    /// options are set again only when that value changes.
-    struct OneWrite {
-        inner: Box<dyn Transport>,
-        held: Vec<u8>,
-        skip_probe: bool,
-    }
-
-    fn round_up_to_ms(mut timeout: NextTimeout) -> NextTimeout {
-        if let UreqDuration::Exact(left) = timeout.after {
-            let ms = left.as_nanos().div_ceil(1_000_000);
-            timeout.after = UreqDuration::Exact(Duration::from_millis(ms as u64));
-        }
-        timeout
-    }
-
-    impl OneWrite {
-        fn send_held(&mut self, timeout: NextTimeout) -> Result<(), Error> {
-            let mut sent = 0;
-            while sent < self.held.len() {
-                let output = self.inner.buffers().output();
-                let n = output.len().min(self.held.len() - sent);
-                output[..n].copy_from_slice(&self.held[sent..sent + n]);
-                self.inner.transmit_output(n, round_up_to_ms(timeout))?;
-                sent += n;
-            }
-            self.held.clear();
-            Ok(())
-        }
-    }
-
-    impl Transport for OneWrite {
-        fn buffers(&mut self) -> &mut dyn Buffers {
-            self.inner.buffers()
-        }
-
-        fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
-            let output = &self.inner.buffers().output()[..amount];
-            self.held.extend_from_slice(output);
-            if self.held.len() >= HOLD_AT_MOST {
-                self.send_held(timeout)?;
-            }
-            Ok(())
-        }
-
-        fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
-            self.send_held(timeout)?;
-            self.skip_probe = true;
-            self.inner.await_input(round_up_to_ms(timeout))
-        }
-
-        fn is_open(&mut self) -> bool {
-            std::mem::take(&mut self.skip_probe) || self.inner.is_open()
-        }
-
-        fn is_tls(&self) -> bool {
-            self.inner.is_tls()
-        }
-    }
-
-    impl fmt::Debug for OneWrite {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("OneWrite")
-                .field("inner", &self.inner)
-                .finish()
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Space parsing: where requests go
 // ---------------------------------------------------------------------------
 
@@ -931,6 +904,7 @@ fn parse_space(space: &str) -> Result<Base, Error> {
             "space {:?} is not a space name, host name or http(s) URL: {why}",
             printable_space(space)
         ),
+        source: None,
     };
     if let Some(c) = space.chars().find(|c| !is_url_char(*c)) {
         return Err(refuse(&format!("character {c:?} is not allowed")));
@@ -1052,22 +1026,51 @@ fn backoff(attempt: u32) -> Duration {
     ceiling.mul_f64(unit)
 }
 
-/// `Retry-After` as delta-seconds (`120`) or an HTTP date
-/// (`Sun, 06 Nov 1994 08:49:37 GMT`), as a wait from `now`.
+/// `Retry-After` as delta-seconds (`120`) or an HTTP date in any of the
+/// three forms of RFC 9110 §5.6.7 (IMF-fixdate `Sun, 06 Nov 1994 08:49:37
+/// GMT`, RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT`, asctime `Sun Nov  6
+/// 08:49:37 1994`), as a wait from `now` (zero for a date in the past).
 fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Absurdly many seconds are still "longer than the cap".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }
     let parts: Vec<&str> = value.split_ascii_whitespace().collect();
-    let [_weekday, day, month, year, time, "GMT"] = parts[..] else {
-        return None;
+    let (day, month, year, time) = match parts[..] {
+        // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+        [weekday, day, month, year, time, "GMT"] if weekday.ends_with(',') => {
+            (day, month, year.parse().ok()?, time)
+        }
+        // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+        [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
+            let mut date = date.split('-');
+            let (day, month, yy) = (date.next()?, date.next()?, date.next()?);
+            if date.next().is_some() || yy.len() != 2 {
+                return None;
+            }
+            // Two-digit years: RFC 9110 reads one more than 50 years ahead
+            // as the latest past year with those digits.
+            let yy: i64 = yy.parse().ok()?;
+            let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+            let this_year = 1970 + (secs / 31_556_952) as i64;
+            let mut year = this_year / 100 * 100 + yy;
+            if year > this_year + 50 {
+                year -= 100;
+            } else if year <= this_year - 50 {
+                year += 100;
+            }
+            (day, month, year, time)
+        }
+        // asctime: Sun Nov  6 08:49:37 1994
+        [_weekday, month, day, time, year] => (day, month, year.parse().ok()?, time),
+        _ => return None,
     };
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let day: i64 = day.parse().ok()?;
     let mut hms = time
         .split(':')
         .map(|n| n.parse::<u64>().ok().filter(|n| *n < 61));
@@ -1089,9 +1092,95 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or_default())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_all_three_date_forms() {
+        // 1994-11-06 08:49:37 UTC, the RFC's example.
+        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let now = at - Duration::from_secs(90);
+        for value in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                parse_retry_after(value, now),
+                Some(Duration::from_secs(90)),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        let huge = parse_retry_after("99999999999999999999999", now);
+        assert!(huge > Some(RETRY_AFTER_CAP));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + Duration::from_secs(5)),
+            Some(Duration::ZERO)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+            "Sun Nov  6 25:49:37 1994",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Request
 // ---------------------------------------------------------------------------
+
+/// Which kind of token a request mints: the two endpoints take the same body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Service {
+    /// `POST /api/pubsub/tokens`; the API token needs the PubSub scope.
+    PubSub,
+    /// `POST /api/chat/tokens`; the API token needs the Chat scope, and no
+    /// channel name may start with [`CHAT_RESERVED_PREFIX`].
+    Chat,
+}
+
+/// Chat channel names may not start with this prefix (SignalWire reserves it).
+pub const CHAT_RESERVED_PREFIX: &str = "sw_";
+
+impl Service {
+    /// Both services.
+    pub const ALL: [Service; 2] = [Service::PubSub, Service::Chat];
+
+    /// The endpoint's path, e.g. `/api/pubsub/tokens`.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Service::PubSub => "/api/pubsub/tokens",
+            Service::Chat => "/api/chat/tokens",
+        }
+    }
+
+    /// The service's name as SignalWire writes it: `PubSub` or `Chat`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Service::PubSub => "PubSub",
+            Service::Chat => "Chat",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What a token grants on one channel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -1209,42 +1298,62 @@ impl TokenRequest {
         self
     }
 
-    /// Checks every rule of the API; the error names the field, the limit and
-    /// the value's size.
+    /// Checks every rule of the PubSub API; the error names the field, the
+    /// limit and the value's size. Same as
+    /// [`validate_for(Service::PubSub)`](Self::validate_for).
     ///
     /// ```
-    /// use signalwire_pubsub::{Error, TokenRequest};
+    /// use signalwire_pubsub::{Error, Field, TokenRequest};
     ///
     /// let err = TokenRequest::new(43_201).read("lobby").validate().unwrap_err();
-    /// assert!(matches!(err, Error::InvalidRequest { field: "ttl", .. }));
+    /// assert_eq!(err.field(), Some(Field::Ttl));
     /// assert_eq!(err.to_string(), "invalid request (nothing was sent): ttl must be 1 to 43200 minutes, got 43201");
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
-        self.checked_state().map(drop)
+        self.validate_for(Service::PubSub)
     }
 
-    /// Validates, then writes the JSON body exactly as it is sent: absent
-    /// fields are left out, a channel carries only the rights it grants.
+    /// Checks every rule of `service`'s API: Chat adds that no channel name
+    /// may start with [`CHAT_RESERVED_PREFIX`].
+    ///
+    /// ```
+    /// use signalwire_pubsub::{Field, Service, TokenRequest};
+    ///
+    /// let request = TokenRequest::new(15).read("sw_system");
+    /// assert!(request.validate_for(Service::PubSub).is_ok());
+    /// let err = request.validate_for(Service::Chat).unwrap_err();
+    /// assert_eq!(err.field(), Some(Field::Channels));
+    /// ```
+    pub fn validate_for(&self, service: Service) -> Result<(), Error> {
+        self.checked_state(service).map(drop)
+    }
+
+    /// Validates for PubSub, then writes the JSON body exactly as it is
+    /// sent: absent fields are left out, a channel carries only the rights
+    /// it grants. (Chat's body is the same.)
     pub fn to_json(&self) -> Result<String, Error> {
-        let state = self.checked_state()?;
+        self.to_json_for(Service::PubSub)
+    }
+
+    fn to_json_for(&self, service: Service) -> Result<String, Error> {
+        let state = self.checked_state(service)?;
         Ok(write_body(self, state))
     }
 
     /// Validates everything and hands back the state's JSON text, if any.
-    fn checked_state(&self) -> Result<Option<&str>, Error> {
-        let invalid =
-            |field: &'static str, message: String| Error::InvalidRequest { field, message };
+    fn checked_state(&self, service: Service) -> Result<Option<&str>, Error> {
+        let invalid = |field: Field, message: String| Error::InvalidRequest { field, message };
         if !(1..=MAX_TTL_MINUTES).contains(&self.ttl) {
             let message = format!(
                 "ttl must be 1 to {MAX_TTL_MINUTES} minutes, got {}",
                 self.ttl
             );
-            return Err(invalid("ttl", message));
+            return Err(invalid(Field::Ttl, message));
         }
         let count = self.channels.len();
         if !(1..=MAX_CHANNELS).contains(&count) {
             let message = format!("channels must name 1 to {MAX_CHANNELS} channels, got {count}");
-            return Err(invalid("channels", message));
+            return Err(invalid(Field::Channels, message));
         }
         for (name, access) in &self.channels {
             let chars = name.chars().count();
@@ -1253,11 +1362,18 @@ impl TokenRequest {
                     "channel name {:?} must be 1 to {MAX_CHANNEL_NAME_CHARS} characters, got {chars}",
                     short(name)
                 );
-                return Err(invalid("channels", message));
+                return Err(invalid(Field::Channels, message));
             }
             if !access.read && !access.write {
                 let message = format!("channel {:?} must grant read, write or both", short(name));
-                return Err(invalid("channels", message));
+                return Err(invalid(Field::Channels, message));
+            }
+            if service == Service::Chat && name.starts_with(CHAT_RESERVED_PREFIX) {
+                let message = format!(
+                    "channel name {:?} must not start with {CHAT_RESERVED_PREFIX:?} (reserved for Chat)",
+                    short(name)
+                );
+                return Err(invalid(Field::Channels, message));
             }
         }
         if let Some(member_id) = &self.member_id {
@@ -1265,7 +1381,7 @@ impl TokenRequest {
             if !(1..=MAX_MEMBER_ID_CHARS).contains(&chars) {
                 let message =
                     format!("member_id must be 1 to {MAX_MEMBER_ID_CHARS} characters, got {chars}");
-                return Err(invalid("member_id", message));
+                return Err(invalid(Field::MemberId, message));
             }
         }
         let Some(state) = &self.state else {
@@ -1274,13 +1390,13 @@ impl TokenRequest {
         let text = state
             .json
             .as_deref()
-            .map_err(|e| invalid("state", e.clone()))?;
+            .map_err(|e| invalid(Field::State, e.clone()))?;
         let chars = text.chars().count();
         if chars > MAX_STATE_CHARS {
             let message = format!(
                 "state must be at most {MAX_STATE_CHARS} characters as serialized JSON, got {chars}"
             );
-            return Err(invalid("state", message));
+            return Err(invalid(Field::State, message));
         }
         Ok(Some(text))
     }
@@ -1314,11 +1430,11 @@ impl State {
         match json::from_str::<json::Value>(json_text) {
             Ok(json::Value::Object(object)) => Ok(State::from(object)),
             Ok(_) => Err(Error::InvalidRequest {
-                field: "state",
+                field: Field::State,
                 message: "state must be a JSON object, got another JSON value".into(),
             }),
             Err(_) => Err(Error::InvalidRequest {
-                field: "state",
+                field: Field::State,
                 message: "state must be a JSON object, got text that is not valid JSON".into(),
             }),
         }
@@ -1435,10 +1551,12 @@ struct TokenBody {
     token: String,
 }
 
-/// `{"error": "..."}` and/or `{"errors": [...]}`: an error body.
+/// `{"error": "..."}` and/or `{"errors": [...]}`: an error body, read
+/// leniently (see [`decode_error_body`]).
+#[derive(Default)]
 struct ErrorBody {
     error: Option<String>,
-    errors: Option<Vec<ErrorItem>>,
+    errors: Vec<ErrorItem>,
 }
 
 fn decode_token(body: &[u8]) -> Result<String, &'static str> {
@@ -1464,8 +1582,15 @@ fn decode_token(body: &[u8]) -> Result<String, &'static str> {
     Ok(parsed.token)
 }
 
-fn decode_error_body(body: &[u8]) -> Option<ErrorBody> {
-    json::from_str(std::str::from_utf8(body).ok()?).ok()
+/// Reads what it can of an error body: the `error` string and the items of
+/// `errors`. A field of another type than the spec's is skipped, an item
+/// that is not an object is dropped without dropping the others, unknown
+/// keys are ignored. Anything but a JSON object gives nothing.
+fn decode_error_body(body: &[u8]) -> ErrorBody {
+    std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| json::from_str(text).ok())
+        .unwrap_or_default()
 }
 
 // Each decoded type is a miniserde `Place` whose `map` hands out a builder:
@@ -1517,84 +1642,191 @@ impl Visitor for Place<ErrorBody> {
     fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
         Ok(Box::new(ErrorBodyBuilder {
             out: &mut self.out,
-            error: None,
-            errors: None,
+            error: Text::default(),
+            errors: Items::default(),
         }))
     }
 }
 
 struct ErrorBodyBuilder<'a> {
     out: &'a mut Option<ErrorBody>,
-    error: Option<Option<String>>,
-    errors: Option<Option<Vec<ErrorItem>>>,
+    error: Text,
+    errors: Items,
 }
 
 impl Map for ErrorBodyBuilder<'_> {
     fn key(&mut self, k: &str) -> miniserde::Result<&mut dyn Visitor> {
         Ok(match k {
-            "error" => Deserialize::begin(&mut self.error),
-            "errors" => Deserialize::begin(&mut self.errors),
+            "error" => &mut self.error,
+            "errors" => &mut self.errors,
             _ => <dyn Visitor>::ignore(),
         })
     }
 
     fn finish(&mut self) -> miniserde::Result<()> {
         *self.out = Some(ErrorBody {
-            error: self.error.take().flatten(),
-            errors: self.errors.take().flatten(),
+            error: self.error.0.take(),
+            errors: std::mem::take(&mut self.errors.0),
         });
         Ok(())
     }
 }
 
-impl Deserialize for ErrorItem {
-    fn begin(out: &mut Option<Self>) -> &mut dyn Visitor {
-        Place::new(out)
+/// A slot that keeps a JSON string and skips any other value.
+#[derive(Default)]
+struct Text(Option<String>);
+
+impl Visitor for Text {
+    fn null(&mut self) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn boolean(&mut self, _: bool) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn string(&mut self, s: &str) -> miniserde::Result<()> {
+        self.0 = Some(s.to_owned());
+        Ok(())
+    }
+    fn negative(&mut self, _: i64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn nonnegative(&mut self, _: u64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn float(&mut self, _: f64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn seq(&mut self) -> miniserde::Result<Box<dyn Seq + '_>> {
+        <dyn Visitor>::ignore().seq()
+    }
+    fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
+        <dyn Visitor>::ignore().map()
     }
 }
 
-impl Visitor for Place<ErrorItem> {
+/// A slot for `errors`: the object items of an array; any other value is
+/// skipped.
+#[derive(Default)]
+struct Items(Vec<ErrorItem>);
+
+impl Visitor for Items {
+    fn null(&mut self) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn boolean(&mut self, _: bool) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn string(&mut self, _: &str) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn negative(&mut self, _: i64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn nonnegative(&mut self, _: u64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn float(&mut self, _: f64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn seq(&mut self) -> miniserde::Result<Box<dyn Seq + '_>> {
+        Ok(Box::new(ItemsBuilder {
+            items: &mut self.0,
+            item: Item::default(),
+        }))
+    }
     fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
-        Ok(Box::new(ErrorItemBuilder {
-            out: &mut self.out,
-            kind: None,
-            code: None,
-            message: None,
-            attribute: None,
-            url: None,
+        <dyn Visitor>::ignore().map()
+    }
+}
+
+struct ItemsBuilder<'a> {
+    items: &'a mut Vec<ErrorItem>,
+    item: Item,
+}
+
+impl ItemsBuilder<'_> {
+    /// Keeps the element just read if it was an object.
+    fn shift(&mut self) {
+        if let Some(item) = std::mem::take(&mut self.item).0 {
+            self.items.push(item);
+        }
+    }
+}
+
+impl Seq for ItemsBuilder<'_> {
+    fn element(&mut self) -> miniserde::Result<&mut dyn Visitor> {
+        self.shift();
+        Ok(&mut self.item)
+    }
+
+    fn finish(&mut self) -> miniserde::Result<()> {
+        self.shift();
+        Ok(())
+    }
+}
+
+/// One element of `errors`: an [`ErrorItem`] if it is an object, whatever
+/// of its fields are strings; nothing otherwise.
+#[derive(Default)]
+struct Item(Option<ErrorItem>);
+
+impl Visitor for Item {
+    fn null(&mut self) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn boolean(&mut self, _: bool) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn string(&mut self, _: &str) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn negative(&mut self, _: i64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn nonnegative(&mut self, _: u64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn float(&mut self, _: f64) -> miniserde::Result<()> {
+        Ok(())
+    }
+    fn seq(&mut self) -> miniserde::Result<Box<dyn Seq + '_>> {
+        <dyn Visitor>::ignore().seq()
+    }
+    fn map(&mut self) -> miniserde::Result<Box<dyn Map + '_>> {
+        Ok(Box::new(ItemBuilder {
+            out: &mut self.0,
+            fields: Default::default(),
         }))
     }
 }
 
-struct ErrorItemBuilder<'a> {
+struct ItemBuilder<'a> {
     out: &'a mut Option<ErrorItem>,
-    kind: Option<String>,
-    code: Option<String>,
-    message: Option<String>,
-    attribute: Option<Option<String>>,
-    url: Option<String>,
+    /// `type`, `code`, `message`, `attribute`, `url`.
+    fields: [Text; 5],
 }
 
-impl Map for ErrorItemBuilder<'_> {
+impl Map for ItemBuilder<'_> {
     fn key(&mut self, k: &str) -> miniserde::Result<&mut dyn Visitor> {
-        Ok(match k {
-            "type" => Deserialize::begin(&mut self.kind),
-            "code" => Deserialize::begin(&mut self.code),
-            "message" => Deserialize::begin(&mut self.message),
-            "attribute" => Deserialize::begin(&mut self.attribute),
-            "url" => Deserialize::begin(&mut self.url),
-            _ => <dyn Visitor>::ignore(),
-        })
+        let slot = match k {
+            "type" => 0,
+            "code" => 1,
+            "message" => 2,
+            "attribute" => 3,
+            "url" => 4,
+            _ => return Ok(<dyn Visitor>::ignore()),
+        };
+        Ok(&mut self.fields[slot])
     }
 
     fn finish(&mut self) -> miniserde::Result<()> {
-        let required = |slot: &mut Option<String>| slot.take().ok_or(miniserde::Error);
+        let [kind, code, message, attribute, url] = std::mem::take(&mut self.fields).map(|t| t.0);
         *self.out = Some(ErrorItem {
-            kind: required(&mut self.kind)?,
-            code: required(&mut self.code)?,
-            message: required(&mut self.message)?,
-            attribute: self.attribute.take().flatten(),
-            url: required(&mut self.url)?,
+            kind,
+            code,
+            message,
+            attribute,
+            url,
         });
         Ok(())
     }
@@ -1604,19 +1836,27 @@ impl Map for ErrorItemBuilder<'_> {
 // Response
 // ---------------------------------------------------------------------------
 
-/// A minted token. Its `Debug` output shows everything but the token.
+/// A minted token, PubSub or Chat. Its `Debug` output shows everything but
+/// the token.
 ///
 /// The token is opaque: its claims are not documented, so its expiry is
 /// computed here from the ttl asked for.
 #[derive(Clone, PartialEq, Eq)]
-pub struct PubSubToken {
+pub struct Token {
     token: String,
     member_id: Option<String>,
     expires_at: SystemTime,
     attempts: u32,
 }
 
-impl PubSubToken {
+/// The old name of [`Token`], from when the crate minted PubSub tokens only.
+#[deprecated(
+    since = "0.2.0",
+    note = "renamed to `Token`: it serves PubSub and Chat"
+)]
+pub type PubSubToken = Token;
+
+impl Token {
     /// Decodes a 2xx response body, `{"token": "..."}`, as [`Client::create_token`]
     /// does: the token must be a non-empty string; other keys are ignored.
     /// `expires_at` is `sent_at` plus the request's ttl. Useful for bodies
@@ -1624,26 +1864,27 @@ impl PubSubToken {
     /// wrong without quoting the body.
     ///
     /// ```
-    /// use signalwire_pubsub::{PubSubToken, TokenRequest};
+    /// use signalwire_pubsub::{Token, TokenRequest};
     /// use std::time::{Duration, UNIX_EPOCH};
     ///
     /// let request = TokenRequest::new(2).read("lobby");
-    /// let token = PubSubToken::from_body(br#"{"token":"a.b.c"}"#, &request, UNIX_EPOCH).unwrap();
+    /// let token = Token::from_body(br#"{"token":"a.b.c"}"#, &request, UNIX_EPOCH).unwrap();
     /// assert_eq!(token.token(), "a.b.c");
     /// assert_eq!(token.expires_at(), UNIX_EPOCH + Duration::from_secs(120));
-    /// assert!(PubSubToken::from_body(br#"{"token":""}"#, &request, UNIX_EPOCH).is_err());
+    /// let err = Token::from_body(br#"{"token":""}"#, &request, UNIX_EPOCH).unwrap_err();
+    /// assert_eq!(err.reason(), "token is empty");
     /// ```
     pub fn from_body(
         body: &[u8],
         request: &TokenRequest,
         sent_at: SystemTime,
-    ) -> Result<PubSubToken, &'static str> {
-        Ok(PubSubToken {
-            token: decode_token(body)?,
+    ) -> Result<Token, InvalidBody> {
+        Ok(Token {
+            token: decode_token(body).map_err(InvalidBody::new)?,
             member_id: request.member_id.clone(),
             expires_at: sent_at
                 .checked_add(Duration::from_secs(u64::from(request.ttl) * 60))
-                .ok_or("expiry is out of range")?,
+                .ok_or(InvalidBody::new("expiry is out of range"))?,
             attempts: 1,
         })
     }
@@ -1676,9 +1917,9 @@ impl PubSubToken {
     }
 }
 
-impl fmt::Debug for PubSubToken {
+impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PubSubToken")
+        f.debug_struct("Token")
             .field("token", &REDACTED)
             .field("member_id", &self.member_id)
             .field("expires_at", &self.expires_at)
@@ -1692,28 +1933,40 @@ impl fmt::Debug for PubSubToken {
 // ---------------------------------------------------------------------------
 
 /// Everything that can go wrong, one variant per case a caller may handle
-/// differently. No variant's `Display` or `Debug` contains a secret.
+/// differently. No variant's `Display` or `Debug` contains a secret, and all
+/// text from the server in it has been made printable (see the README's
+/// "Secrets").
+///
+/// The enum and its struct variants are `#[non_exhaustive]`: match with `..`
+/// and a wildcard arm, or use the accessors ([`status`](Self::status),
+/// [`field`](Self::field), [`request_id`](Self::request_id),
+/// [`retry_after`](Self::retry_after), [`attempts`](Self::attempts)).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The request breaks a rule of the API; nothing was sent.
+    #[non_exhaustive]
     InvalidRequest {
-        /// The field at fault: `ttl`, `channels`, `member_id` or `state`.
-        field: &'static str,
+        /// The field at fault.
+        field: Field,
         /// What the rule is and what the value was.
         message: String,
     },
     /// The client's settings are unusable (space, credentials, environment,
-    /// proxy, timeouts); nothing was sent.
+    /// proxy, timeouts, CA file); nothing was sent.
+    #[non_exhaustive]
     Config {
         /// What is wrong, naming the setting or variable.
         message: String,
+        /// The underlying error, e.g. why the CA file could not be read.
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// 400: the server could not read the request.
     BadRequest(Box<ApiError>),
     /// 401: the project id or API token is wrong.
     Unauthorized(Box<ApiError>),
-    /// 403: the API token lacks the PubSub scope.
+    /// 403: the API token lacks the scope of the endpoint called (PubSub or
+    /// Chat).
     Forbidden(Box<ApiError>),
     /// 404: no such endpoint; the space or path prefix is probably wrong.
     NotFound(Box<ApiError>),
@@ -1727,15 +1980,22 @@ pub enum Error {
     /// followed).
     UnexpectedStatus(Box<ApiError>),
     /// The connection failed or broke: DNS, refused, TLS, I/O, HTTP protocol.
+    #[non_exhaustive]
     Transport {
-        /// Which stage failed.
+        /// What failed.
         kind: TransportKind,
         /// How many attempts were made.
         attempts: u32,
-        /// The underlying error.
+        /// Whether the request may have reached the server: `false` when the
+        /// attempt failed before any byte of it left the machine (name
+        /// lookup, connect, proxy, TLS handshake).
+        request_sent: bool,
+        /// The underlying error (ureq's; or its printable text when it
+        /// quoted a secret or a control character).
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The call ran past its time limit.
+    #[non_exhaustive]
     Timeout {
         /// `true` when the limit hit was the connect timeout.
         connecting: bool,
@@ -1743,13 +2003,16 @@ pub enum Error {
         limit: Duration,
         /// How many attempts were made.
         attempts: u32,
+        /// Whether the request may have reached the server.
+        request_sent: bool,
     },
     /// A 2xx response whose body is not `{"token": "<non-empty string>"}`
     /// (or is over 64 KiB). The body is not quoted: it may hold a token.
+    #[non_exhaustive]
     InvalidResponse {
         /// The HTTP status.
         status: u16,
-        /// The request id the server sent, if any.
+        /// The request id the server sent, if any (made printable).
         request_id: Option<String>,
         /// What is wrong with the body.
         reason: String,
@@ -1758,15 +2021,49 @@ pub enum Error {
     },
 }
 
-/// Which stage of the connection failed, for [`Error::Transport`].
+/// The field of a [`TokenRequest`] that breaks a rule, for
+/// [`Error::InvalidRequest`]; `Display` gives its name on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// `ttl`.
+    Ttl,
+    /// `channels` (their number, a name, a channel's rights).
+    Channels,
+    /// `member_id`.
+    MemberId,
+    /// `state`.
+    State,
+}
+
+impl Field {
+    /// The field's name in the JSON body, e.g. `member_id`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Field::Ttl => "ttl",
+            Field::Channels => "channels",
+            Field::MemberId => "member_id",
+            Field::State => "state",
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What failed, for [`Error::Transport`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportKind {
     /// The host name did not resolve.
     Dns,
-    /// The connection was refused or could not be made (proxy included).
+    /// The connection could not be made (refused, unreachable, proxy
+    /// failure); nothing was sent.
     Connect,
-    /// The TLS handshake or certificate check failed.
+    /// The TLS handshake or certificate check failed, or a TLS record was bad.
     Tls,
     /// Reading or writing the connection failed (reset, closed early).
     Io,
@@ -1776,7 +2073,9 @@ pub enum TransportKind {
     Other,
 }
 
-/// What the server said when it answered with an error status.
+/// What the server said when it answered with an error status. Every string
+/// in it has been made printable: secrets replaced, control characters
+/// removed, cut to 200 characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiError {
@@ -1786,9 +2085,11 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// The `error` string of bodies like `{"error": "Unauthorized"}`.
     pub message: Option<String>,
-    /// The `errors` items of a 422 body, in order.
+    /// The `errors` items of a 422 body, in order (items that are not JSON
+    /// objects are left out).
     pub errors: Vec<ErrorItem>,
-    /// The first 200 characters of a body that was not such JSON.
+    /// The start of a non-empty body with neither an `error` string nor an
+    /// `errors` item.
     pub body_prefix: Option<String>,
     /// The wait the server asked for in `Retry-After` (seconds or HTTP date).
     pub retry_after: Option<Duration>,
@@ -1796,21 +2097,47 @@ pub struct ApiError {
     pub attempts: u32,
 }
 
-/// One item of a 422 body's `errors` list.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One item of a 422 body's `errors` list. Each field is `None` when the
+/// server left it out or sent something other than a string.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ErrorItem {
     /// The category of error (`type` in the JSON), e.g. `validation_error`.
-    pub kind: String,
+    pub kind: Option<String>,
     /// The error code, e.g. `invalid_parameter`.
-    pub code: String,
+    pub code: Option<String>,
     /// A description of what caused the error.
-    pub message: String,
+    pub message: Option<String>,
     /// The request parameter at fault, when the server names one.
     pub attribute: Option<String>,
     /// A link to documentation about this error.
-    pub url: String,
+    pub url: Option<String>,
 }
+
+/// Why a 2xx response body is not a token, from [`Token::from_body`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidBody {
+    reason: &'static str,
+}
+
+impl InvalidBody {
+    fn new(reason: &'static str) -> InvalidBody {
+        InvalidBody { reason }
+    }
+
+    /// What is wrong, without quoting the body (it may hold a token).
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+}
+
+impl fmt::Display for InvalidBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid token response: {}", self.reason)
+    }
+}
+
+impl std::error::Error for InvalidBody {}
 
 impl Error {
     /// The HTTP status, for errors that come with a response.
@@ -1819,6 +2146,29 @@ impl Error {
             Error::InvalidResponse { status, .. } => Some(*status),
             _ => self.api().map(|api| api.status),
         }
+    }
+
+    /// The field at fault, for [`Error::InvalidRequest`].
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            Error::InvalidRequest { field, .. } => Some(*field),
+            _ => None,
+        }
+    }
+
+    /// The server's request id, for errors that come with a response.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::InvalidResponse { request_id, .. } => request_id.as_deref(),
+            _ => self.api()?.request_id.as_deref(),
+        }
+    }
+
+    /// The wait the server asked for in `Retry-After`. When it is longer
+    /// than [`RETRY_AFTER_CAP`] or runs past the call's deadline, the call
+    /// ends at once with this set, for the caller to schedule a new one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api()?.retry_after
     }
 
     /// How many HTTP attempts were made: 0 for errors raised before sending.
@@ -1831,15 +2181,31 @@ impl Error {
         }
     }
 
-    /// Whether the client retries this error: 429, 502, 503, 504, a
-    /// connection that could not be made, or a connect timeout. (A 502 or 504
-    /// from a gateway may hide a token minted upstream; it then goes unused.)
+    /// Whether the client retries this error (with backoff, within its
+    /// retries and deadline): 429, 502, 503, 504, and a failure before any
+    /// byte of the request was sent, except the two known to be permanent:
+    /// a host name that resolved to no address, and a TLS handshake that
+    /// failed on the certificate or the protocol ([`TransportKind::Tls`]).
+    /// (A 502 or 504 from a gateway may hide a token minted upstream; it
+    /// then goes unused.) The one immediate retry of a kept-alive connection
+    /// closed by the server is not counted here.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited(_) => true,
             Error::Server(api) => matches!(api.status, 502..=504),
-            Error::Transport { kind, .. } => *kind == TransportKind::Connect,
-            Error::Timeout { connecting, .. } => *connecting,
+            Error::Transport {
+                request_sent: false,
+                kind,
+                source,
+                ..
+            } => {
+                *kind != TransportKind::Tls
+                    && !matches!(
+                        source.downcast_ref::<ureq::Error>(),
+                        Some(ureq::Error::HostNotFound)
+                    )
+            }
+            Error::Timeout { request_sent, .. } => !request_sent,
             _ => false,
         }
     }
@@ -1876,7 +2242,7 @@ impl Error {
             Error::InvalidRequest { message, .. } => {
                 return write!(f, "invalid request (nothing was sent): {message}")
             }
-            Error::Config { message } => return write!(f, "invalid configuration: {message}"),
+            Error::Config { message, .. } => return write!(f, "invalid configuration: {message}"),
             Error::Transport { kind, .. } => {
                 let what = match kind {
                     TransportKind::Dns => "the host name did not resolve",
@@ -1909,7 +2275,9 @@ impl Error {
             }
             Error::BadRequest(_) => "bad request",
             Error::Unauthorized(_) => "unauthorized: check the project id and API token",
-            Error::Forbidden(_) => "forbidden: the API token lacks the PubSub scope",
+            Error::Forbidden(_) => {
+                "forbidden: the API token lacks the scope of this endpoint (PubSub or Chat)"
+            }
             Error::NotFound(_) => "not found: check the space",
             Error::Unprocessable(_) => "the server rejected the request",
             Error::RateLimited(_) => "rate limited",
@@ -1922,11 +2290,14 @@ impl Error {
             write!(f, ": {message}")?;
         }
         for item in &api.errors {
-            write!(f, "; {}", item.code)?;
+            f.write_str("; ")?;
+            f.write_str(item.code.as_deref().unwrap_or("error"))?;
             if let Some(attribute) = &item.attribute {
                 write!(f, " ({attribute})")?;
             }
-            write!(f, ": {}", item.message)?;
+            if let Some(message) = &item.message {
+                write!(f, ": {message}")?;
+            }
         }
         if let Some(prefix) = &api.body_prefix {
             write!(f, "; body: {prefix}")?;
@@ -1946,6 +2317,10 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Transport { source, .. } => Some(&**source),
+            Error::Config {
+                source: Some(source),
+                ..
+            } => Some(&**source),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ const VARS: [&str; 3] = [
 
 fn config_message() -> String {
     match Client::from_env().unwrap_err() {
-        Error::Config { message } => message,
+        Error::Config { message, .. } => message,
         other => panic!("expected Config, got {other:?}"),
     }
 }

@@ -54,7 +54,7 @@ fn socks_proxies_are_refused_at_build() {
         .build()
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Config { message } if message.contains("SOCKS")),
+        matches!(&err, Error::Config { message, .. } if message.contains("SOCKS")),
         "{err:?}"
     );
 }

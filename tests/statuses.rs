@@ -107,7 +107,7 @@ fn each_status_has_its_variant() {
         assert!(text.contains(&format!("req-{status}")), "{text}");
     }
     let forbidden = error_for(FakeResponse::json(403, r#"{"error":"Forbidden"}"#));
-    assert!(forbidden.to_string().contains("PubSub scope"));
+    assert!(forbidden.to_string().contains("scope of this endpoint"));
 }
 
 #[test]
@@ -123,11 +123,11 @@ fn unprocessable_carries_the_error_items() {
     };
     assert_eq!(api.request_id.as_deref(), Some("sw-9"));
     assert_eq!(api.errors.len(), 3);
-    assert_eq!(api.errors[0].kind, "validation_error");
-    assert_eq!(api.errors[0].code, "invalid_parameter");
-    assert_eq!(api.errors[0].message, "Ttl is invalid");
+    assert_eq!(api.errors[0].kind.as_deref(), Some("validation_error"));
+    assert_eq!(api.errors[0].code.as_deref(), Some("invalid_parameter"));
+    assert_eq!(api.errors[0].message.as_deref(), Some("Ttl is invalid"));
     assert_eq!(api.errors[0].attribute.as_deref(), Some("ttl"));
-    assert_eq!(api.errors[0].url, "https://x/ttl");
+    assert_eq!(api.errors[0].url.as_deref(), Some("https://x/ttl"));
     assert_eq!(api.errors[1].attribute, None);
     assert_eq!(api.errors[2].attribute, None);
     assert_eq!(api.body_prefix, None);
@@ -157,7 +157,12 @@ fn a_body_that_is_not_json_is_quoted_briefly() {
     assert!(matches!(err, Error::Server(_)));
     let prefix = api.body_prefix.as_deref().unwrap();
     assert!(prefix.starts_with("<html><body>Bad Gateway "), "{prefix}");
-    assert_eq!(prefix.chars().count(), 200);
+    assert_eq!(
+        prefix.chars().count(),
+        201,
+        "200 characters and an ellipsis"
+    );
+    assert!(prefix.ends_with('…'));
     assert!(api.errors.is_empty() && api.message.is_none());
 
     // A 422 whose body is not spec-shaped keeps its status and quotes it.
@@ -315,7 +320,7 @@ fn a_silent_server_times_out_within_the_limit() {
     done_tx.send(()).unwrap();
     server.join().unwrap();
     assert!(
-        matches!(err, Error::Timeout { connecting: false, limit: l, attempts: 1 } if l == limit),
+        matches!(err, Error::Timeout { connecting: false, limit: l, attempts: 1, .. } if l == limit),
         "{err:?}"
     );
     assert!(took >= limit && took < Duration::from_secs(5), "{took:?}");

@@ -143,14 +143,21 @@ fn a_bad_ca_file_is_a_config_error() {
     let missing = Client::builder("example", "p", "t")
         .ca_file("/nonexistent/ca.pem")
         .build();
+    let missing = missing.unwrap_err();
     assert!(
-        matches!(&missing, Err(Error::Config { message }) if message.contains("/nonexistent/ca.pem"))
+        matches!(&missing, Error::Config { message, .. } if message.contains("/nonexistent/ca.pem"))
     );
+    // The I/O error is kept as the source.
+    let source = std::error::Error::source(&missing).expect("a source");
+    let io = source
+        .downcast_ref::<std::io::Error>()
+        .expect("an io::Error");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     let not_pem = Client::builder("example", "p", "t")
         .ca_file(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .build();
     assert!(
-        matches!(&not_pem, Err(Error::Config { message }) if message.contains("no certificate")),
+        matches!(&not_pem, Err(Error::Config { message, .. }) if message.contains("no certificate")),
         "{not_pem:?}"
     );
 }

@@ -3,11 +3,11 @@
 
 mod common;
 
-use signalwire_pubsub::{Access, Error, TokenRequest};
+use signalwire_pubsub::{Access, Error, Field, TokenRequest};
 
 /// Sends `ok` (must mint) and `bad` (must fail locally on `field`, with
 /// `needles` in the message) and checks that only `ok` reached the fake.
-fn boundary(ok: TokenRequest, bad: TokenRequest, field: &str, needles: &[&str]) {
+fn boundary(ok: TokenRequest, bad: TokenRequest, field: Field, needles: &[&str]) {
     let (fake, client) = common::fake_and_client();
     client
         .create_token(&ok)
@@ -17,10 +17,8 @@ fn boundary(ok: TokenRequest, bad: TokenRequest, field: &str, needles: &[&str]) 
     let err = client
         .create_token(&bad)
         .expect_err("one past the limit fails");
-    match &err {
-        Error::InvalidRequest { field: f, .. } => assert_eq!(*f, field, "{err}"),
-        other => panic!("expected InvalidRequest, got {other:?}"),
-    }
+    assert!(matches!(err, Error::InvalidRequest { .. }), "{err:?}");
+    assert_eq!(err.field(), Some(field), "{err}");
     let text = err.to_string();
     for needle in needles {
         assert!(text.contains(needle), "{text:?} should mention {needle:?}");
@@ -41,28 +39,48 @@ fn state_of_chars(total: usize) -> String {
 #[test]
 fn ttl_bounds() {
     let req = |ttl| TokenRequest::new(ttl).read("lobby");
-    boundary(req(43_200), req(43_201), "ttl", &["ttl", "43200", "43201"]);
-    boundary(req(1), req(0), "ttl", &["ttl", "1 to 43200", "got 0"]);
+    boundary(
+        req(43_200),
+        req(43_201),
+        Field::Ttl,
+        &["ttl", "43200", "43201"],
+    );
+    boundary(req(1), req(0), Field::Ttl, &["ttl", "1 to 43200", "got 0"]);
 }
 
 #[test]
 fn channel_count_bounds() {
-    boundary(channels(500), channels(501), "channels", &["500", "501"]);
-    boundary(channels(1), channels(0), "channels", &["1 to 500", "got 0"]);
+    boundary(
+        channels(500),
+        channels(501),
+        Field::Channels,
+        &["500", "501"],
+    );
+    boundary(
+        channels(1),
+        channels(0),
+        Field::Channels,
+        &["1 to 500", "got 0"],
+    );
 }
 
 #[test]
 fn channel_name_length_in_characters() {
     let req = |n| TokenRequest::new(15).read("ü".repeat(n));
-    boundary(req(250), req(251), "channels", &["250", "251"]);
-    boundary(req(1), req(0), "channels", &["got 0"]);
+    boundary(req(250), req(251), Field::Channels, &["250", "251"]);
+    boundary(req(1), req(0), Field::Channels, &["got 0"]);
 }
 
 #[test]
 fn channel_must_grant_something() {
     let ok = TokenRequest::new(15).channel("w-only", Access::WRITE);
     let bad = TokenRequest::new(15).channel("nothing", Access::default());
-    boundary(ok, bad, "channels", &["nothing", "read, write or both"]);
+    boundary(
+        ok,
+        bad,
+        Field::Channels,
+        &["nothing", "read, write or both"],
+    );
 }
 
 #[test]
@@ -71,10 +89,10 @@ fn member_id_bounds() {
     boundary(
         req(250),
         req(251),
-        "member_id",
+        Field::MemberId,
         &["member_id", "250", "251"],
     );
-    boundary(req(1), req(0), "member_id", &["got 0"]);
+    boundary(req(1), req(0), Field::MemberId, &["got 0"]);
 }
 
 #[test]
@@ -88,7 +106,12 @@ fn state_size_bound_counts_serialized_characters() {
         req(2000).state.unwrap().as_json().unwrap().chars().count(),
         2000
     );
-    boundary(req(2000), req(2001), "state", &["state", "2000", "2001"]);
+    boundary(
+        req(2000),
+        req(2001),
+        Field::State,
+        &["state", "2000", "2001"],
+    );
 }
 
 #[test]
@@ -98,7 +121,7 @@ fn state_must_be_a_json_object() {
         .state_json(r#"{"a":[1,2]}"#);
     for bad in ["[1,2]", "\"text\"", "{not json", "", "null"] {
         let req = TokenRequest::new(15).read("lobby").state_json(bad);
-        boundary(ok.clone(), req, "state", &["JSON object"]);
+        boundary(ok.clone(), req, Field::State, &["JSON object"]);
     }
 }
 
@@ -106,12 +129,7 @@ fn state_must_be_a_json_object() {
 fn validation_reports_without_a_client() {
     assert!(TokenRequest::new(15).read("a").validate().is_ok());
     let err = TokenRequest::new(15).validate().unwrap_err();
-    assert!(matches!(
-        err,
-        Error::InvalidRequest {
-            field: "channels",
-            ..
-        }
-    ));
+    assert_eq!(err.field(), Some(Field::Channels));
+    assert_eq!(Field::Channels.to_string(), "channels");
     assert!(std::error::Error::source(&err).is_none());
 }

@@ -1,0 +1,621 @@
+//! The transport: ureq's connector chain, kept lean on a pooled connection,
+//! and the record of how far each attempt got.
+//!
+//! Three pieces plug into ureq's `unversioned` API (which ureq changes only
+//! in minor versions; the README's "ureq versions" checklist says what to
+//! re-check when it does):
+//!
+//! - [`LazyResolver`]: ureq 3.5 resolves before it looks in its pool (on a new
+//!   thread whenever a timeout is set); this resolver only marks the address
+//!   as unresolved, and [`ClientConnector`] resolves when a connection is
+//!   really made.
+//! - [`ClientConnector`]: ureq's own chain (TCP, CONNECT proxy, TLS), which
+//!   runs only for a new connection; it wraps connections to the API host in
+//!   [`OneWrite`].
+//! - [`OneWrite`]: sends the request in one write (ureq writes the head and
+//!   the body separately), probes a pooled connection once instead of twice,
+//!   and records, on the calling thread, how far the attempt got.
+//!
+//! How far an attempt got decides whether it may be retried ([`Stage`]), and
+//! it is recorded where each step happens, never guessed from an error's kind
+//! or text.
+
+use std::cell::Cell;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use ureq::config::Config;
+use ureq::http::uri::Authority;
+use ureq::http::Uri;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::time::Duration as UreqDuration;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
+use ureq::{Error, Timeout};
+
+/// 0.0.0.0:0, never a real destination: "not resolved yet".
+const UNRESOLVED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+
+/// Past this many held bytes, [`OneWrite`] sends without waiting.
+const HOLD_AT_MOST: usize = 64 * 1024;
+
+// ---------------------------------------------------------------------------
+// How far an attempt got
+// ---------------------------------------------------------------------------
+
+/// What the server may have seen of a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// No byte of the request left the machine: name lookup, TCP connect,
+    /// proxy CONNECT or TLS handshake failed (or ureq refused to start).
+    NotSent,
+    /// The attempt ran on a connection taken from the pool, which broke
+    /// (reset, end of stream, broken pipe) before any byte of a response
+    /// arrived: the server had closed it while it sat idle.
+    StalePooled,
+    /// The request may have reached the server.
+    Sent,
+}
+
+/// The steps one attempt has reached, set by the code that takes each step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// A name lookup is under way (cleared when it succeeds).
+    pub(crate) resolving: bool,
+    /// Bytes of the request were handed to the connection.
+    pub(crate) written: bool,
+    /// The connection had carried an earlier request (it came from the pool).
+    pub(crate) reused: bool,
+    /// At least one byte of a response arrived.
+    pub(crate) answered: bool,
+    /// The connection failed (an error other than a timeout, or the end of
+    /// the stream) while sending or waiting for the response.
+    pub(crate) broke: bool,
+}
+
+impl Progress {
+    const NEW: Progress = Progress {
+        resolving: false,
+        written: false,
+        reused: false,
+        answered: false,
+        broke: false,
+    };
+
+    /// The stage of an attempt that failed with this progress.
+    pub(crate) fn stage(self) -> Stage {
+        if !self.written {
+            Stage::NotSent
+        } else if self.reused && self.broke && !self.answered {
+            Stage::StalePooled
+        } else {
+            Stage::Sent
+        }
+    }
+}
+
+thread_local! {
+    // ureq runs a call on the calling thread from start to end (its resolver
+    // thread aside, which does not touch this), so the attempt under way on
+    // this thread is the one to record.
+    static PROGRESS: Cell<Progress> = const { Cell::new(Progress::NEW) };
+}
+
+/// Starts recording a new attempt on this thread.
+pub(crate) fn start_attempt() {
+    PROGRESS.with(|p| p.set(Progress::NEW));
+}
+
+/// How far the attempt under way on this thread got.
+pub(crate) fn progress() -> Progress {
+    PROGRESS.with(Cell::get)
+}
+
+fn record(step: impl FnOnce(&mut Progress)) {
+    PROGRESS.with(|cell| {
+        let mut progress = cell.get();
+        step(&mut progress);
+        cell.set(progress);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Resolver and connector
+// ---------------------------------------------------------------------------
+
+/// The agent's resolver: ureq calls it on every request, before its pool
+/// lookup, so it only marks the addresses as unresolved.
+#[derive(Debug)]
+pub(crate) struct LazyResolver;
+
+impl Resolver for LazyResolver {
+    fn resolve(&self, _: &Uri, _: &Config, _: NextTimeout) -> Result<ResolvedSocketAddrs, Error> {
+        let mut addrs = self.empty();
+        addrs.push(UNRESOLVED);
+        Ok(addrs)
+    }
+}
+
+/// The agent's connector: ureq's own chain (TCP, CONNECT proxy, TLS), which
+/// only runs when a new connection is needed. It resolves the host first
+/// (ureq's resolver, the resolve timeout) and wraps connections to `host`
+/// in [`OneWrite`].
+#[derive(Debug)]
+pub(crate) struct ClientConnector {
+    chain: DefaultConnector,
+    host: Authority,
+}
+
+impl ClientConnector {
+    pub(crate) fn new(uri: &Uri) -> ClientConnector {
+        ClientConnector {
+            chain: DefaultConnector::new(),
+            host: uri
+                .authority()
+                .expect("the client's URI has a host")
+                .clone(),
+        }
+    }
+}
+
+impl Connector for ClientConnector {
+    type Out = Box<dyn Transport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, Error> {
+        let transport = if details.addrs[..] == [UNRESOLVED] {
+            let resolver = DefaultResolver::default();
+            let mut lookup = details.timeout;
+            if let Some(limit) = details.config.timeouts().resolve {
+                if UreqDuration::Exact(limit) < lookup.after {
+                    lookup.after = UreqDuration::Exact(limit);
+                    lookup.reason = Timeout::Resolve;
+                }
+            }
+            let started = Instant::now();
+            record(|p| p.resolving = true);
+            let addrs = resolver.resolve(details.uri, details.config, lookup)?;
+            record(|p| p.resolving = false);
+            let mut timeout = details.timeout;
+            if let UreqDuration::Exact(left) = timeout.after {
+                let left = left.saturating_sub(started.elapsed());
+                // ureq would read a zero budget as "1 s": stop here instead.
+                if left.is_zero() {
+                    return Err(Error::Timeout(timeout.reason));
+                }
+                timeout.after = UreqDuration::Exact(left);
+            }
+            let resolved = ConnectionDetails {
+                uri: details.uri,
+                addrs,
+                config: details.config,
+                request_level: details.request_level,
+                resolver: &resolver,
+                now: (details.current_time)(),
+                timeout,
+                current_time: details.current_time.clone(),
+                run_connector: details.run_connector.clone(),
+                register_shutdown: details.register_shutdown.clone(),
+            };
+            self.chain.connect(&resolved, chained)?
+        } else {
+            // Behind a proxy ureq leaves the target unresolved on purpose.
+            self.chain.connect(details, chained)?
+        };
+        // Not the connection to a CONNECT proxy, which ureq makes through this
+        // connector too: the tunnel over it gets the one wrapper.
+        if details.uri.authority() != Some(&self.host) {
+            return Ok(transport);
+        }
+        Ok(transport.map(|inner| Box::new(OneWrite::new(inner)) as Box<dyn Transport>))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One write per request
+// ---------------------------------------------------------------------------
+
+/// Holds what ureq transmits until the request is whole (its head and the
+/// `Content-Length` bytes of body), then sends it in one write. Held bytes
+/// are also sent before any wait for input and once 64 KiB are held, and a
+/// connection still holding bytes is never pooled, so no path leaves a
+/// request unsent or sends one twice.
+///
+/// It skips the probe ureq makes when it returns the connection to its pool
+/// right after reading (the one before reuse still runs), and passes
+/// timeouts down rounded up to the millisecond, so that the socket's timeout
+/// options are set again only when that value changes. (Rounding up never
+/// shortens a timeout; the client gives ureq a budget 1 ms short of its
+/// deadline so that it cannot lengthen the call either.)
+pub(crate) struct OneWrite {
+    inner: Box<dyn Transport>,
+    held: Vec<u8>,
+    /// Bytes of the request under way already sent (0 while holding).
+    sent: usize,
+    /// A request is being transmitted (its response not yet awaited).
+    sending: bool,
+    /// The connection has carried a request before this one.
+    used: bool,
+    skip_probe: bool,
+}
+
+impl OneWrite {
+    pub(crate) fn new(inner: Box<dyn Transport>) -> OneWrite {
+        OneWrite {
+            inner,
+            held: Vec::new(),
+            sent: 0,
+            sending: false,
+            used: false,
+            skip_probe: false,
+        }
+    }
+
+    fn send_held(&mut self, timeout: NextTimeout) -> Result<(), Error> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        // Taken first: whatever happens, these bytes are never sent again.
+        let held = std::mem::take(&mut self.held);
+        self.sent += held.len();
+        record(|p| p.written = true);
+        let mut done = 0;
+        while done < held.len() {
+            let output = self.inner.buffers().output();
+            let n = output.len().min(held.len() - done);
+            output[..n].copy_from_slice(&held[done..done + n]);
+            if let Err(e) = self.inner.transmit_output(n, round_up_to_ms(timeout)) {
+                record_failure(&e);
+                return Err(e);
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// Records that the connection broke, unless `e` is a timeout.
+fn record_failure(e: &Error) {
+    if !matches!(e, Error::Timeout(_)) {
+        record(|p| p.broke = true);
+    }
+}
+
+/// The length of the request whose start `held` is, once its head is
+/// complete: the head plus its `Content-Length` (0 when there is none).
+fn request_len(held: &[u8]) -> Option<usize> {
+    let head_end = held.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let body = held[..head_end]
+        .split(|b| *b == b'\n')
+        .find_map(|line| {
+            let colon = line.iter().position(|b| *b == b':')?;
+            let (name, value) = (&line[..colon], &line[colon + 1..]);
+            if !name.trim_ascii().eq_ignore_ascii_case(b"content-length") {
+                return None;
+            }
+            std::str::from_utf8(value)
+                .ok()?
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
+        .unwrap_or(0);
+    head_end.checked_add(body)
+}
+
+/// The timeout rounded up to the next whole millisecond: never shorter.
+pub(crate) fn round_up_to_ms(mut timeout: NextTimeout) -> NextTimeout {
+    if let UreqDuration::Exact(left) = timeout.after {
+        let ms = left.as_nanos().div_ceil(1_000_000);
+        timeout.after = UreqDuration::Exact(Duration::from_millis(ms as u64));
+    }
+    timeout
+}
+
+impl Transport for OneWrite {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+        if !self.sending {
+            // The first bytes of a new request.
+            let reused = std::mem::replace(&mut self.used, true);
+            record(|p| p.reused = reused);
+            self.sending = true;
+            self.sent = 0;
+        }
+        let output = &self.inner.buffers().output()[..amount];
+        self.held.extend_from_slice(output);
+        let whole = if self.sent == 0 {
+            request_len(&self.held).is_some_and(|len| self.held.len() >= len)
+        } else {
+            // Past the first write (a request over 64 KiB): no more holding.
+            true
+        };
+        if whole || self.held.len() >= HOLD_AT_MOST {
+            self.send_held(timeout)?;
+        }
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        self.send_held(timeout)?;
+        self.sending = false;
+        self.skip_probe = true;
+        let result = self.inner.await_input(round_up_to_ms(timeout));
+        match &result {
+            Ok(true) => record(|p| p.answered = true),
+            Ok(false) => record(|p| p.broke = true),
+            Err(e) => record_failure(e),
+        }
+        result
+    }
+
+    fn is_open(&mut self) -> bool {
+        if !self.held.is_empty() {
+            // A request never sent whole: the connection is not reusable.
+            return false;
+        }
+        std::mem::take(&mut self.skip_probe) || self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+}
+
+impl fmt::Debug for OneWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OneWrite")
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use ureq::unversioned::transport::LazyBuffers;
+
+    /// What the scripted transport saw.
+    #[derive(Debug, Default)]
+    struct Log {
+        writes: Vec<Vec<u8>>,
+        probes: usize,
+        timeouts: Vec<Duration>,
+    }
+
+    /// A scripted inner transport: records writes and probes, and answers
+    /// each wait for input from `answers` (bytes, end of stream or an error).
+    struct Scripted {
+        buffers: LazyBuffers,
+        log: Arc<Mutex<Log>>,
+        answers: Vec<Result<&'static [u8], Error>>,
+        fail_writes: bool,
+    }
+
+    impl fmt::Debug for Scripted {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("Scripted")
+        }
+    }
+
+    impl Transport for Scripted {
+        fn buffers(&mut self) -> &mut dyn Buffers {
+            &mut self.buffers
+        }
+        fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+            if self.fail_writes {
+                return Err(Error::Io(std::io::ErrorKind::BrokenPipe.into()));
+            }
+            let bytes = self.buffers.output()[..amount].to_vec();
+            let mut log = self.log.lock().unwrap();
+            log.writes.push(bytes);
+            if let UreqDuration::Exact(d) = timeout.after {
+                log.timeouts.push(d);
+            }
+            Ok(())
+        }
+        fn await_input(&mut self, _: NextTimeout) -> Result<bool, Error> {
+            if self.answers.is_empty() {
+                return Ok(false);
+            }
+            match self.answers.remove(0) {
+                Ok(bytes) => {
+                    let buf = self.buffers.input_append_buf();
+                    buf[..bytes.len()].copy_from_slice(bytes);
+                    self.buffers.input_appended(bytes.len());
+                    Ok(!bytes.is_empty())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        fn is_open(&mut self) -> bool {
+            self.log.lock().unwrap().probes += 1;
+            true
+        }
+    }
+
+    fn scripted(answers: Vec<Result<&'static [u8], Error>>) -> (OneWrite, Arc<Mutex<Log>>) {
+        scripted_with(answers, false)
+    }
+
+    fn scripted_with(
+        answers: Vec<Result<&'static [u8], Error>>,
+        fail_writes: bool,
+    ) -> (OneWrite, Arc<Mutex<Log>>) {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let inner = Scripted {
+            buffers: LazyBuffers::new(1024, 1024),
+            log: Arc::clone(&log),
+            answers,
+            fail_writes,
+        };
+        (OneWrite::new(Box::new(inner)), log)
+    }
+
+    fn timeout(ms: u64) -> NextTimeout {
+        NextTimeout {
+            after: UreqDuration::Exact(Duration::from_millis(ms)),
+            reason: Timeout::Global,
+            per_read: None,
+            per_write: None,
+        }
+    }
+
+    const HEAD: &[u8] = b"POST /api/pubsub/tokens HTTP/1.1\r\nhost: x\r\ncontent-length: 7\r\n\r\n";
+    const BODY: &[u8] = b"{\"a\":1}";
+    const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+
+    /// Writes `bytes` the way ureq does: into the output buffer, then transmit.
+    fn transmit(t: &mut OneWrite, bytes: &[u8]) -> Result<(), Error> {
+        t.buffers().output()[..bytes.len()].copy_from_slice(bytes);
+        t.transmit_output(bytes.len(), timeout(1000))
+    }
+
+    /// One exchange: head, body, one wait for the response; the progress.
+    fn exchange(t: &mut OneWrite) -> (Result<bool, Error>, Progress) {
+        start_attempt();
+        let result = transmit(t, HEAD)
+            .and_then(|()| transmit(t, BODY))
+            .and_then(|()| t.await_input(timeout(1000)));
+        let consumed = t.buffers().input().len();
+        t.buffers().input_consume(consumed);
+        (result, progress())
+    }
+
+    #[test]
+    fn the_request_goes_out_in_one_write_without_waiting_for_input() {
+        let (mut t, log) = scripted(vec![]);
+        start_attempt();
+        transmit(&mut t, HEAD).unwrap();
+        assert!(
+            log.lock().unwrap().writes.is_empty(),
+            "the head alone is held"
+        );
+        transmit(&mut t, BODY).unwrap();
+        // Sent as soon as it is whole, whether ureq waits for input or not.
+        assert_eq!(log.lock().unwrap().writes, [[HEAD, BODY].concat()]);
+        assert!(progress().written);
+    }
+
+    #[test]
+    fn held_bytes_are_sent_before_any_wait_and_never_twice() {
+        let (mut t, log) = scripted(vec![Ok(RESPONSE)]);
+        start_attempt();
+        // A head that announces more body than ureq wrote: held until the wait.
+        transmit(&mut t, b"POST / HTTP/1.1\r\ncontent-length: 99\r\n\r\nab").unwrap();
+        assert!(log.lock().unwrap().writes.is_empty());
+        assert!(t.await_input(timeout(1000)).unwrap());
+        assert_eq!(log.lock().unwrap().writes.len(), 1);
+        // Nothing left to send: another wait writes nothing.
+        let _ = t.await_input(timeout(1000));
+        assert_eq!(log.lock().unwrap().writes.len(), 1);
+    }
+
+    #[test]
+    fn a_failed_write_is_never_repeated_and_the_connection_not_pooled() {
+        let (mut t, log) = scripted(vec![]);
+        start_attempt();
+        transmit(&mut t, b"POST / HTTP/1.1\r\ncontent-length: 5\r\n\r\nab").unwrap();
+        t.held.extend_from_slice(b"cde");
+        // A connection that still holds bytes is never handed back for reuse.
+        assert!(!t.is_open());
+        assert!(log.lock().unwrap().writes.is_empty());
+
+        let (mut broken, log) = scripted_with(vec![], true);
+        start_attempt();
+        assert!(transmit(&mut broken, &[HEAD, BODY].concat()).is_err());
+        assert!(progress().written && progress().broke);
+        assert!(broken.held.is_empty(), "failed bytes are dropped, not kept");
+        // A later wait sends nothing again.
+        let _ = broken.await_input(timeout(10));
+        assert!(log.lock().unwrap().writes.is_empty());
+    }
+
+    #[test]
+    fn one_probe_per_reuse() {
+        let (mut t, log) = scripted(vec![Ok(RESPONSE), Ok(RESPONSE)]);
+        exchange(&mut t).0.unwrap();
+        // ureq probes when it pools the connection right after reading...
+        assert!(t.is_open());
+        assert_eq!(log.lock().unwrap().probes, 0);
+        // ...and again before reusing it: only that one reaches the socket.
+        assert!(t.is_open());
+        assert_eq!(log.lock().unwrap().probes, 1);
+        exchange(&mut t).0.unwrap();
+        assert_eq!(log.lock().unwrap().writes.len(), 2);
+    }
+
+    #[test]
+    fn stages_follow_where_the_attempt_failed() {
+        // Nothing written: whatever the error, nothing was sent.
+        start_attempt();
+        record(|p| p.resolving = true);
+        assert_eq!(progress().stage(), Stage::NotSent);
+
+        // A pooled connection closed by the server before it answered.
+        let (mut t, _) = scripted(vec![Ok(RESPONSE), Ok(b"")]);
+        assert!(!exchange(&mut t).1.reused, "a new connection");
+        let (result, progress) = exchange(&mut t);
+        assert!(result.is_ok() && !result.unwrap());
+        assert!(progress.reused && progress.broke);
+        assert_eq!(progress.stage(), Stage::StalePooled);
+
+        // Reset on a pooled connection: stale as well.
+        let reset = || Error::Io(std::io::ErrorKind::ConnectionReset.into());
+        let (mut t, _) = scripted(vec![Ok(RESPONSE), Err(reset())]);
+        exchange(&mut t);
+        assert_eq!(exchange(&mut t).1.stage(), Stage::StalePooled);
+
+        // A fresh connection that breaks after the request: sent.
+        let (mut t, _) = scripted(vec![Err(reset())]);
+        assert_eq!(exchange(&mut t).1.stage(), Stage::Sent);
+
+        // A route error after sending (host or network unreachable on the
+        // read): sent, not retried, whatever its kind.
+        let unreachable = Error::Io(std::io::ErrorKind::HostUnreachable.into());
+        let (mut t, _) = scripted(vec![Err(unreachable)]);
+        assert_eq!(exchange(&mut t).1.stage(), Stage::Sent);
+
+        // A pooled connection that times out waiting: the server may be
+        // working on it.
+        let (mut t, _) = scripted(vec![Ok(RESPONSE), Err(Error::Timeout(Timeout::Global))]);
+        exchange(&mut t);
+        assert_eq!(exchange(&mut t).1.stage(), Stage::Sent);
+
+        // A pooled connection that answered part of a response, then broke.
+        let (mut t, _) = scripted(vec![Ok(RESPONSE), Ok(b"HTTP/1.1 2")]);
+        exchange(&mut t);
+        let (_, progress) = exchange(&mut t);
+        assert!(progress.answered);
+        assert_eq!(progress.stage(), Stage::Sent);
+    }
+
+    #[test]
+    fn rounding_never_shortens_a_timeout() {
+        for nanos in [1, 999_999, 1_000_000, 1_000_001, 29_999_999_999] {
+            let exact = Duration::from_nanos(nanos);
+            let mut t = timeout(0);
+            t.after = UreqDuration::Exact(exact);
+            let UreqDuration::Exact(rounded) = round_up_to_ms(t).after else {
+                panic!("stays exact")
+            };
+            assert!(rounded >= exact && rounded - exact < Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn request_len_reads_content_length() {
+        assert_eq!(request_len(HEAD), Some(HEAD.len() + 7));
+        assert_eq!(request_len(b"GET / HTTP/1.1\r\n\r\n"), Some(18));
+        assert_eq!(request_len(b"POST / HTTP/1.1\r\nContent-Length: 3"), None);
+    }
+}
