@@ -591,17 +591,41 @@ pub enum Fault {
     HugeBody(u64),
     /// Send exactly these bytes as the response, then close.
     Raw(Vec<u8>),
+    /// Answer a valid 200 token response that keeps the connection alive (no
+    /// `Connection: close`), then close the connection this long after it
+    /// (`Duration::ZERO`: at once), as a load balancer that drops kept-alive
+    /// connections does. A request that arrives in between is read and
+    /// counted, never answered.
+    CloseAfterAnswer(Duration),
+    /// Serve valid 200 token responses on kept-alive connections, closing a
+    /// connection once it has been idle this long, as servers with an idle
+    /// timeout do.
+    IdleTimeout(Duration),
+    /// Answer the first request of each connection (kept alive), then close
+    /// the connection as soon as the next request on it has arrived (read
+    /// and counted, never answered): an idle timeout that fires just as the
+    /// client reuses the connection.
+    CloseOnReuse,
 }
 
 /// A bare std server for faults that tiny_http cannot play (closing early,
-/// stalling, trickling, streaming huge or malformed responses). It listens on
-/// `127.0.0.1:0`, reads each request (head and `Content-Length` body), counts
-/// it, plays its [`Fault`], and closes the connection. Stops when dropped.
+/// stalling, trickling, streaming huge or malformed responses, dropping
+/// kept-alive connections). It listens on `127.0.0.1:0`, reads each request
+/// (head and `Content-Length` body), counts it, and plays its [`Fault`].
+/// Dropping it stops it: the listener closes, every open connection is shut
+/// down, and every thread of it has ended when `drop` returns.
 pub struct FaultServer {
     addr: SocketAddr,
-    requests: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
+    shared: Arc<FaultShared>,
     thread: Option<JoinHandle<()>>,
+}
+
+struct FaultShared {
+    fault: Fault,
+    requests: AtomicUsize,
+    stop: AtomicBool,
+    /// Each connection's thread and a handle to shut its socket down.
+    connections: Mutex<Vec<(TcpStream, JoinHandle<()>)>>,
 }
 
 impl FaultServer {
@@ -609,28 +633,44 @@ impl FaultServer {
     pub fn start(fault: Fault) -> io::Result<FaultServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let requests = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (count, stopped) = (Arc::clone(&requests), Arc::clone(&stop));
+        let shared = Arc::new(FaultShared {
+            fault,
+            requests: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+            connections: Mutex::new(Vec::new()),
+        });
+        let accepting = Arc::clone(&shared);
         let thread = thread::Builder::new()
             .name("signalwire-pubsub-faults".into())
             .spawn(move || {
                 for stream in listener.incoming() {
-                    if stopped.load(Ordering::SeqCst) {
+                    if accepting.stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    let (Ok(stream), fault, count) = (stream, fault.clone(), Arc::clone(&count))
+                    let Ok(stream) = stream else { continue };
+                    let Ok(handle) = stream.try_clone() else {
+                        continue;
+                    };
+                    let serving = Arc::clone(&accepting);
+                    let Ok(thread) = thread::Builder::new()
+                        .name("signalwire-pubsub-fault-conn".into())
+                        .spawn(move || {
+                            serve_faults(&stream, &serving);
+                            // The list holds a clone: close the socket itself.
+                            let _ = stream.shutdown(std::net::Shutdown::Both);
+                        })
                     else {
                         continue;
                     };
-                    // Each connection on its own thread; each fault ends by itself.
-                    let _ = thread::Builder::new().spawn(move || play(stream, &fault, &count));
+                    let mut connections = lock_connections(&accepting.connections);
+                    // Forget the connections that have ended.
+                    connections.retain(|(_, t)| !t.is_finished());
+                    connections.push((handle, thread));
                 }
             })?;
         Ok(FaultServer {
             addr,
-            requests,
-            stop,
+            shared,
             thread: Some(thread),
         })
     }
@@ -640,18 +680,24 @@ impl FaultServer {
         format!("http://{}", self.addr)
     }
 
-    /// How many whole requests were read so far.
+    /// How many whole requests were read so far (answered or not).
     pub fn request_count(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.shared.requests.load(Ordering::SeqCst)
     }
 }
 
 impl Drop for FaultServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.shared.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so that it sees the flag.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        // Unblock every connection's reads and writes, then wait for it.
+        let connections = std::mem::take(&mut *lock_connections(&self.shared.connections));
+        for (stream, thread) in connections {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
             let _ = thread.join();
         }
     }
@@ -661,28 +707,36 @@ impl fmt::Debug for FaultServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FaultServer")
             .field("url", &self.url())
+            .field("fault", &self.shared.fault)
             .field("request_count", &self.request_count())
             .finish()
     }
 }
 
-fn play(mut stream: TcpStream, fault: &Fault, count: &AtomicUsize) {
+/// The list of connections, poisoned or not.
+fn lock_connections<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+const TOKEN_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"token\":\"a.b.c\"}";
+
+/// One connection: reads requests and plays the fault, until it closes.
+fn serve_faults(mut stream: &TcpStream, shared: &FaultShared) {
     use std::io::Write;
-    if read_request(&mut stream).is_err() {
+    let count = || shared.requests.fetch_add(1, Ordering::SeqCst);
+    let first_wait = Duration::from_secs(5);
+    if read_request(&mut stream, first_wait).is_err() {
         return;
     }
-    count.fetch_add(1, Ordering::SeqCst);
-    let token_response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"token\":\"a.b.c\"}";
-    let _ = match fault {
+    count();
+    let _ = match &shared.fault {
         Fault::CloseBeforeAnswer => Ok(()),
         Fault::CloseMidBody => stream
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"token\":\"")
             .and_then(|()| stream.write_all(&[b'x'; 490])),
-        Fault::Stall(pause) => {
-            thread::sleep(*pause);
-            Ok(())
-        }
-        Fault::Trickle(interval) => token_response.iter().try_for_each(|byte| {
+        // Waits on the socket, so that a drop of the server ends it.
+        Fault::Stall(pause) => read_request(&mut stream, *pause),
+        Fault::Trickle(interval) => TOKEN_RESPONSE.iter().try_for_each(|byte| {
             thread::sleep(*interval);
             stream.write_all(&[*byte])
         }),
@@ -700,13 +754,33 @@ fn play(mut stream: TcpStream, fault: &Fault, count: &AtomicUsize) {
             })
         }
         Fault::Raw(bytes) => stream.write_all(bytes),
+        Fault::CloseAfterAnswer(after) => stream.write_all(TOKEN_RESPONSE).map(|()| {
+            // What arrives before the close is read and counted, not answered.
+            let until = Instant::now() + *after;
+            while let Some(left) = until.checked_duration_since(Instant::now()) {
+                if left.is_zero() || read_request(&mut stream, left).is_err() {
+                    break;
+                }
+                count();
+            }
+        }),
+        Fault::CloseOnReuse => stream.write_all(TOKEN_RESPONSE).map(|()| {
+            if read_request(&mut stream, first_wait).is_ok() {
+                count();
+            }
+        }),
+        Fault::IdleTimeout(idle) => (|| loop {
+            stream.write_all(TOKEN_RESPONSE)?;
+            read_request(&mut stream, *idle)?;
+            count();
+        })(),
     };
-    let _ = stream.shutdown(std::net::Shutdown::Both);
 }
 
-/// Reads one request head and its `Content-Length` body.
-fn read_request(stream: &mut TcpStream) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+/// Reads one request head and its `Content-Length` body, waiting at most
+/// `wait` for each read.
+fn read_request(stream: &mut &TcpStream, wait: Duration) -> io::Result<()> {
+    stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -721,7 +795,7 @@ fn read_request(stream: &mut TcpStream) -> io::Result<()> {
         .find_map(|line| line.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    io::copy(&mut (&mut *stream).take(length), &mut io::sink())?;
+    io::copy(&mut stream.take(length), &mut io::sink())?;
     Ok(())
 }
 

@@ -1097,6 +1097,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn printable_replaces_every_form_of_the_secrets_and_strips_controls() {
+        // base64("p:sec/ret+token-1234") has a `/`, a `+` and padding.
+        let b64 = base64::engine::general_purpose::STANDARD.encode("p:sec/ret+token-1234");
+        let secrets = Secrets::new("sec/ret+token-1234", &b64);
+        let forms = [
+            "sec/ret+token-1234".to_owned(),
+            "sec\\/ret+token-1234".to_owned(),
+            "sec%2Fret%2Btoken-1234".to_owned(),
+            b64.clone(),
+            b64.replace('/', "\\/"),
+            b64.trim_end_matches('=').to_owned(),
+            percent_encode(&b64),
+        ];
+        for form in &forms {
+            // Split by a control character, the secret must not reappear.
+            let (a, b) = form.split_at(3);
+            let text = secrets.printable(&format!("<{a}\u{7}{b}> \u{1b}[2J\u{202e}\t."));
+            assert_eq!(text, "<[redacted]> [2J .", "{form}");
+        }
+        // A ureq error quoting a secret is replaced by its printable text.
+        let quoting = ureq::Error::ConnectProxyFailed(format!("no \u{1b}{b64}"));
+        let shown = secrets.printable_error(quoting);
+        assert_eq!(shown.to_string(), "CONNECT proxy failed: no [redacted]");
+        assert!(!format!("{shown:?}").contains(&b64));
+        // One that does not stays ureq's, for callers to downcast.
+        let plain = secrets.printable_error(ureq::Error::HostNotFound);
+        assert!(plain.downcast_ref::<ureq::Error>().is_some());
+    }
+
+    #[test]
     fn retry_after_reads_seconds_and_all_three_date_forms() {
         // 1994-11-06 08:49:37 UTC, the RFC's example.
         let at = UNIX_EPOCH + Duration::from_secs(784_111_777);

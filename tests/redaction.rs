@@ -63,8 +63,13 @@ fn no_secret_in_any_error() {
         errors.push(client.create_token(&good).unwrap_err());
     }
     // Transport failures and a timeout.
-    let port = common::closed_port();
-    let refused = Client::new(&format!("http://127.0.0.1:{port}"), PROJECT, API_TOKEN).unwrap();
+    let port = common::refused_port();
+    let refused = Client::new(
+        &format!("http://127.0.0.1:{}", port.port),
+        PROJECT,
+        API_TOKEN,
+    )
+    .unwrap();
     errors.push(refused.create_token(&good).unwrap_err());
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let slow = Client::builder(
@@ -160,4 +165,178 @@ fn no_secret_in_any_fault() {
             source = cause.source();
         }
     }
+}
+
+/// Text a hostile server or gateway may send back: the secrets in every
+/// form (plain, JSON-escaped `\\/`, percent-encoded, unpadded base64), an
+/// ANSI escape, a bidirectional override, a zero-width space, a line break.
+fn hostile() -> String {
+    let b64 = expected_authorization()
+        .trim_start_matches("Basic ")
+        .to_owned();
+    let encoded: String = b64
+        .bytes()
+        .map(|b| match b {
+            b'+' | b'/' | b'=' => format!("%{b:02X}"),
+            b => (b as char).to_string(),
+        })
+        .collect();
+    format!(
+        "x \u{1b}[31m {API_TOKEN} Basic {b64} {} {encoded} {} \u{202e}evil\u{2066} z\u{200b}w \r\n end",
+        b64.replace('/', "\\/"),
+        b64.trim_end_matches('='),
+    )
+}
+
+/// Asserts `text` holds no secret and nothing that changes how a terminal
+/// shows it.
+fn assert_printable(text: &str) {
+    assert_no_secret(text, &[]);
+    let b64 = expected_authorization();
+    let b64 = b64.trim_start_matches("Basic ");
+    assert!(!text.contains(b64.trim_end_matches('=')), "{text}");
+    assert!(!text.contains("%2F") && !text.contains("%3D"), "{text}");
+    for c in text.chars() {
+        let format = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}');
+        assert!(!c.is_control() && !format, "{c:?} in {text:?}");
+    }
+}
+
+#[test]
+fn every_string_from_the_server_is_made_printable() {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let client = Client::builder(&fake.url(), PROJECT, API_TOKEN)
+        .retries(0)
+        .build()
+        .unwrap();
+    let request = TokenRequest::new(15).read("lobby");
+    let evil = hostile();
+    let json = |s: &str| miniserde::json::to_string(&s.to_owned());
+    let item = format!(
+        r#"{{"type":{e},"code":{e},"message":{e},"attribute":{e},"url":{e}}}"#,
+        e = json(&evil)
+    );
+    // tiny_http sends ASCII header values only (the Unicode ones are below).
+    let header: String = evil
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .collect();
+    for name in ["x-request-id", "x-signalwire-request-id"] {
+        let responses = [
+            FakeResponse::json(422, format!(r#"{{"errors":[{item},{item}]}}"#)),
+            FakeResponse::json(401, format!(r#"{{"error":{}}}"#, json(&evil))),
+            FakeResponse::new(502).body(evil.clone()),
+            FakeResponse::json(200, "{}"),
+        ];
+        for response in responses {
+            fake.respond_next(response.header(name, header.clone()));
+            let err = client.create_token(&request).unwrap_err();
+            check(&err, &[]);
+            assert_printable(&err.to_string());
+            assert_printable(&format!("{err:?}"));
+            let id = err.request_id().expect("a request id");
+            assert_printable(id);
+            assert!(id.contains("[redacted]"), "{name}: {id}");
+            let Some(api) = err.api() else { continue };
+            let mut texts = vec![api.message.clone(), api.body_prefix.clone()];
+            for item in &api.errors {
+                for field in [
+                    &item.kind,
+                    &item.code,
+                    &item.message,
+                    &item.attribute,
+                    &item.url,
+                ] {
+                    texts.push(field.clone());
+                    assert!(field.as_deref().unwrap().contains("[redacted]"));
+                }
+            }
+            for text in texts.iter().flatten() {
+                assert_printable(text);
+                assert!(text.chars().count() <= 201, "capped: {text}");
+                assert!(
+                    text.contains("evil") && text.contains(" end"),
+                    "kept: {text}"
+                );
+            }
+        }
+    }
+    // Request ids with a tab and Unicode format characters, from both headers.
+    use signalwire_pubsub::fake::{Fault, FaultServer};
+    for name in ["x-request-id", "x-signalwire-request-id"] {
+        let header = evil.replace(['\u{1b}', '\r', '\n'], "\t");
+        let raw =
+            format!("HTTP/1.1 400 Bad Request\r\n{name}: {header}\r\nContent-Length: 0\r\n\r\n");
+        let server = FaultServer::start(Fault::Raw(raw.into_bytes())).unwrap();
+        let client = Client::builder(&server.url(), PROJECT, API_TOKEN)
+            .build()
+            .unwrap();
+        let err = client.create_token(&request).unwrap_err();
+        let id = err.request_id().expect("a request id");
+        assert_printable(id);
+        assert!(
+            id.contains("[redacted]") && id.contains("evil"),
+            "{name}: {id}"
+        );
+        assert_printable(&err.to_string());
+    }
+
+    // A long echo is cut to 200 characters (and an ellipsis).
+    fake.respond_next(FakeResponse::json(
+        400,
+        format!(r#"{{"error":"{}"}}"#, "e".repeat(500)),
+    ));
+    let err = client.create_token(&request).unwrap_err();
+    assert_eq!(
+        err.api()
+            .unwrap()
+            .message
+            .as_deref()
+            .map(|m| m.chars().count()),
+        Some(201)
+    );
+}
+
+#[test]
+fn a_hostile_proxy_reason_phrase_is_never_printed() {
+    use std::io::{Read, Write};
+    // A CONNECT proxy that refuses with a hostile reason phrase.
+    // httparse refuses other control characters in a reason phrase.
+    let evil = hostile().replace(['\u{1b}', '\r', '\n'], "\t");
+    let proxy = common::TestServer::start(move |mut stream| {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let answer = format!("HTTP/1.1 407 {evil}\r\nContent-Length: 0\r\n\r\n");
+        let _ = stream.write_all(answer.as_bytes());
+    });
+    let client = Client::builder("example", PROJECT, API_TOKEN)
+        .proxy(&format!("http://{}", proxy.addr))
+        .retries(0)
+        .build()
+        .unwrap();
+    let err = client
+        .create_token(&TokenRequest::new(5).read("a"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                request_sent: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let mut source = std::error::Error::source(&err);
+    let mut chain = String::new();
+    while let Some(cause) = source {
+        chain.push_str(&format!("{cause} {cause:?} "));
+        source = cause.source();
+    }
+    // ureq 3.5 keeps only the status; whatever it keeps is printable.
+    assert!(chain.contains("407"), "{chain}");
+    assert_printable(&chain);
 }

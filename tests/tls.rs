@@ -6,9 +6,12 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use common::TestServer;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use signalwire_pubsub::{Client, Error, TokenRequest, TransportKind};
+
+mod common;
 
 const CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ca.pem");
 const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/server.pem");
@@ -18,11 +21,13 @@ struct TlsServer {
     addr: SocketAddr,
     handshakes: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
+    server: TestServer,
 }
 
-/// Serves `{"token":"tls.token.ok"}` over TLS to up to `connections`
-/// connections, keeping each alive for as many requests as the client sends.
-fn tls_server(connections: usize) -> TlsServer {
+/// Serves `{"token":"tls.token.ok"}` over TLS, keeping each connection alive
+/// for as many requests as the client sends; counts completed handshakes and
+/// requests (and, through `server`, accepted connections).
+fn tls_server() -> TlsServer {
     let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(CERT)
         .unwrap()
         .map(Result::unwrap)
@@ -36,54 +41,54 @@ fn tls_server(connections: usize) -> TlsServer {
         .with_single_cert(certs, key)
         .unwrap();
     let config = Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
     let handshakes = Arc::new(AtomicUsize::new(0));
     let requests = Arc::new(AtomicUsize::new(0));
     let (hs, rq) = (Arc::clone(&handshakes), Arc::clone(&requests));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(connections) {
-            let (config, hs, rq) = (Arc::clone(&config), Arc::clone(&hs), Arc::clone(&rq));
-            std::thread::spawn(move || {
-                let mut tcp = stream.unwrap();
-                let mut conn = rustls::ServerConnection::new(config).unwrap();
-                while conn.is_handshaking() {
-                    if conn.complete_io(&mut tcp).is_err() {
-                        return; // the client refused the certificate
-                    }
+    let server = TestServer::start(move |mut tcp| {
+        let mut conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+        while conn.is_handshaking() {
+            if conn.complete_io(&mut tcp).is_err() {
+                return; // the client refused the certificate
+            }
+        }
+        hs.fetch_add(1, Ordering::SeqCst);
+        let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
+        loop {
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if tls.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
                 }
-                hs.fetch_add(1, Ordering::SeqCst);
-                let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
-                loop {
-                    let mut length = 0;
-                    loop {
-                        let mut line = String::new();
-                        if tls.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap();
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    tls.read_exact(&mut body).unwrap();
-                    rq.fetch_add(1, Ordering::SeqCst);
-                    let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 24\r\n\r\n{\"token\":\"tls.token.ok\"}";
-                    let stream = tls.get_mut();
-                    stream.write_all(answer).unwrap();
-                    stream.flush().unwrap();
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
                 }
-            });
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            if tls.read_exact(&mut body).is_err() {
+                return;
+            }
+            rq.fetch_add(1, Ordering::SeqCst);
+            let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 24\r\n\r\n{\"token\":\"tls.token.ok\"}";
+            let stream = tls.get_mut();
+            if stream
+                .write_all(answer)
+                .and_then(|()| stream.flush())
+                .is_err()
+            {
+                return;
+            }
         }
     });
     TlsServer {
-        addr,
+        addr: server.addr,
         handshakes,
         requests,
+        server,
     }
 }
 
@@ -100,7 +105,7 @@ fn mint_three(client: &Client, server: &TlsServer) {
 
 #[test]
 fn token_over_https_with_the_test_ca_reusing_the_connection() {
-    let server = tls_server(4);
+    let server = tls_server();
     let client = Client::builder(&format!("https://{}", server.addr), "p", "t")
         .ca_file(CA)
         .build()
@@ -115,7 +120,7 @@ fn token_over_https_with_the_test_ca_reusing_the_connection() {
 
 #[test]
 fn the_same_server_is_refused_with_the_default_roots() {
-    let server = tls_server(4);
+    let server = tls_server();
     let client = Client::new(&format!("https://{}", server.addr), "p", "t").unwrap();
     let err = client
         .create_token(&TokenRequest::new(5).read("a"))
@@ -131,11 +136,11 @@ fn the_same_server_is_refused_with_the_default_roots() {
         ),
         "{err:?}"
     );
-    assert_eq!(
-        server.requests.load(Ordering::SeqCst),
-        0,
-        "no request reached it"
-    );
+    // It connected and tried (a handshake that fails is not counted), and
+    // no request reached the server.
+    assert_eq!(server.server.connections(), 1, "one attempt: not retried");
+    assert_eq!(server.handshakes.load(Ordering::SeqCst), 0);
+    assert_eq!(server.requests.load(Ordering::SeqCst), 0);
 }
 
 #[test]
@@ -164,15 +169,12 @@ fn a_bad_ca_file_is_a_config_error() {
 
 #[test]
 fn a_server_that_does_not_speak_tls_is_a_tls_error() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+    let server = TestServer::start(|mut stream| {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
         let mut sink = [0u8; 4096];
         let _ = stream.read(&mut sink);
     });
-    let client = Client::new(&format!("https://{addr}"), "p", "t").unwrap();
+    let client = Client::new(&format!("https://{}", server.addr), "p", "t").unwrap();
     let err = client
         .create_token(&TokenRequest::new(5).read("a"))
         .unwrap_err();
@@ -186,49 +188,53 @@ fn a_server_that_does_not_speak_tls_is_a_tls_error() {
         ),
         "{err:?}"
     );
-    server.join().unwrap();
+    assert_eq!(server.connections(), 1);
 }
 
 /// A CONNECT proxy that tunnels every connection to `target`, counting the
 /// CONNECT requests it got.
-fn tunnel_proxy(target: SocketAddr) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+fn tunnel_proxy(target: SocketAddr) -> (TestServer, Arc<AtomicUsize>) {
     let connects = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&connects);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            let client = stream.unwrap();
-            let mut reader = BufReader::new(client.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            assert!(line.starts_with("CONNECT pubsub.example:"), "{line:?}");
-            count.fetch_add(1, Ordering::SeqCst);
-            while line != "\r\n" {
-                line.clear();
-                reader.read_line(&mut line).unwrap();
+    let proxy = TestServer::start(move |client| {
+        let mut reader = BufReader::new(client.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("CONNECT pubsub.example:"), "{line:?}");
+        count.fetch_add(1, Ordering::SeqCst);
+        while line != "\r\n" {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
             }
-            let mut client_w = client.try_clone().unwrap();
-            client_w
-                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                .unwrap();
-            let upstream = std::net::TcpStream::connect(target).unwrap();
-            let (mut up_r, mut up_w) = (upstream.try_clone().unwrap(), upstream);
-            std::thread::spawn(move || std::io::copy(&mut reader, &mut up_w));
-            std::thread::spawn(move || std::io::copy(&mut up_r, &mut client_w));
         }
+        let mut client_w = client.try_clone().unwrap();
+        client_w
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .unwrap();
+        let upstream = std::net::TcpStream::connect(target).unwrap();
+        let (mut up_r, mut up_w) = (upstream.try_clone().unwrap(), upstream);
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let _ = std::io::copy(&mut reader, &mut up_w);
+                let _ = up_w.shutdown(std::net::Shutdown::Write);
+            });
+            let _ = std::io::copy(&mut up_r, &mut client_w);
+            let _ = client_w.shutdown(std::net::Shutdown::Both);
+        });
     });
-    (url, connects)
+    (proxy, connects)
 }
 
 #[test]
 fn through_a_connect_proxy_one_tunnel_one_handshake_for_three_calls() {
-    let server = tls_server(4);
+    let server = tls_server();
     let (proxy, connects) = tunnel_proxy(server.addr);
+    let proxy_url = format!("http://{}", proxy.addr);
     let space = format!("https://pubsub.example:{}", server.addr.port());
     let client = Client::builder(&space, "p", "t")
         .ca_file(CA)
-        .proxy(&proxy)
+        .proxy(&proxy_url)
         .build()
         .unwrap();
     mint_three(&client, &server);

@@ -58,9 +58,94 @@ pub fn assert_no_secret(text: &str, minted: &[String]) {
     }
 }
 
-/// A loopback port with nothing listening on it (bound, then released), for
-/// refused connections.
+/// A loopback port that refuses connections for as long as this value lives:
+/// the local port of a connected socket, on which nothing listens and which
+/// no listener can take while the socket holds it.
+pub struct RefusedPort {
+    pub port: u16,
+    _held: (std::net::TcpListener, TcpStream, TcpStream),
+}
+
+pub fn refused_port() -> RefusedPort {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    let port = client.local_addr().expect("addr").port();
+    RefusedPort {
+        port,
+        _held: (listener, client, accepted),
+    }
+}
+
+/// Deprecated: racy (bind, then release); use [`refused_port`].
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
+}
+
+/// A loopback server for tests: accepts on its own thread and runs `serve`
+/// for each connection on a thread of its own. Dropping it stops accepting,
+/// shuts every connection down and joins every thread, so nothing of it
+/// outlives the test.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+    connections: Connections,
+}
+
+type Connections = std::sync::Arc<std::sync::Mutex<Vec<(TcpStream, std::thread::JoinHandle<()>)>>>;
+
+impl TestServer {
+    pub fn start(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> TestServer {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections = Connections::default();
+        let (stopped, list, serve) = (Arc::clone(&stop), Arc::clone(&connections), Arc::new(serve));
+        let accept = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let handle = stream.try_clone().expect("clone");
+                let serve = Arc::clone(&serve);
+                let thread = std::thread::spawn(move || {
+                    let closer = stream.try_clone().expect("clone");
+                    serve(stream);
+                    // The list holds a clone: close the socket itself.
+                    let _ = closer.shutdown(std::net::Shutdown::Both);
+                });
+                list.lock().unwrap().push((handle, thread));
+            }
+        });
+        TestServer {
+            addr,
+            stop,
+            accept: Some(accept),
+            connections,
+        }
+    }
+
+    /// How many connections it accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.lock().unwrap().len()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+        for (stream, thread) in std::mem::take(&mut *self.connections.lock().unwrap()) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            let _ = thread.join();
+        }
+    }
 }
