@@ -335,12 +335,17 @@ impl Client {
 
         let status = response.status().as_u16();
         let success = (200..300).contains(&status);
-        let request_id = self.request_id(response.headers());
-        let retry_after = match response.headers().get(header::RETRY_AFTER) {
-            Some(value) if !success => {
-                parse_retry_after(value.to_str().unwrap_or_default(), SystemTime::now())
-            }
-            _ => None,
+        // Read for errors only: a token needs neither.
+        let (request_id, retry_after) = match success {
+            true => (None, None),
+            false => (
+                self.request_id(response.headers()),
+                response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| parse_retry_after(value, SystemTime::now())),
+            ),
         };
         let read = response
             .body_mut()
@@ -363,7 +368,7 @@ impl Client {
                 Err(invalid) => Err((
                     Error::InvalidResponse {
                         status,
-                        request_id,
+                        request_id: self.request_id(response.headers()),
                         reason: invalid.reason().to_owned(),
                         attempts,
                     },

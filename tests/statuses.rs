@@ -141,6 +141,54 @@ fn unprocessable_carries_the_error_items() {
 }
 
 #[test]
+fn error_items_are_read_leniently() {
+    // Missing fields, other types, unknown keys, items that are not objects:
+    // each item keeps what it has, and no item is lost for another's sake.
+    let body = r#"{"errors":[
+        {"code":"invalid_parameter","message":"no url, no type"},
+        7,
+        {"type":"validation_error","code":42,"message":["x"],"attribute":{"a":1},"url":null,"new":true},
+        "text",
+        {},
+        {"message":"last","attribute":"state"}
+    ],"extra":{"x":[1,2]}}"#;
+    let err = error_for(FakeResponse::json(422, body));
+    let items = &err.api().unwrap().errors;
+    assert_eq!(items.len(), 4, "{items:?}");
+    assert_eq!(items[0].code.as_deref(), Some("invalid_parameter"));
+    assert_eq!(items[0].message.as_deref(), Some("no url, no type"));
+    assert_eq!(
+        (items[0].kind.as_ref(), items[0].url.as_ref()),
+        (None, None)
+    );
+    assert_eq!(items[1].kind.as_deref(), Some("validation_error"));
+    assert!(items[1].code.is_none() && items[1].message.is_none());
+    assert!(items[1].attribute.is_none() && items[1].url.is_none());
+    assert!(items[2].code.is_none() && items[2].message.is_none());
+    assert_eq!(items[3].attribute.as_deref(), Some("state"));
+    assert_eq!(err.api().unwrap().body_prefix, None);
+    let text = err.to_string();
+    assert!(
+        text.contains("invalid_parameter: no url, no type"),
+        "{text}"
+    );
+    assert!(text.contains("error (state): last"), "{text}");
+
+    // An `error` of another type, or `errors` that is not a list: the body
+    // is quoted instead.
+    for body in [
+        r#"{"error":5}"#,
+        r#"{"errors":{"a":1}}"#,
+        r#"{"errors":[1,2]}"#,
+    ] {
+        let err = error_for(FakeResponse::json(400, body));
+        let api = err.api().unwrap();
+        assert_eq!(api.body_prefix.as_deref(), Some(body), "{body}");
+        assert!(api.message.is_none() && api.errors.is_empty());
+    }
+}
+
+#[test]
 fn a_body_that_is_not_json_is_quoted_briefly() {
     let html = format!(
         "<html><body>Bad Gateway\n{}</body></html>",
