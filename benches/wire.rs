@@ -1,6 +1,6 @@
 //! `wire`: the CPU cost of the JSON, per token: validating and writing the
 //! request body (`TokenRequest::to_json`) and decoding the 200 body
-//! (`PubSubToken::from_body`), with heap allocations counted by a global
+//! (`Token::from_body`), with heap allocations counted by a global
 //! allocator. No I/O.
 //!
 //! Run: `cargo bench --bench wire` (about 15 s; `BENCH_ROUNDS=N` for more
@@ -28,7 +28,7 @@ use std::time::UNIX_EPOCH;
 use common::{Contender, Fixture, Settings};
 use mini::{mini_request, MiniToken};
 use miniserde::json;
-use signalwire_pubsub::PubSubToken;
+use signalwire_pubsub::Token;
 
 #[global_allocator]
 static ALLOC: common::Counting = common::Counting;
@@ -42,7 +42,7 @@ fn bench(fixture: &Fixture, settings: &Settings) {
     // Allocations of one call of each step, and the sizes involved.
     let (enc_allocs, enc_bytes, json_text) = common::allocs_of(|| request.to_json().unwrap());
     let (dec_allocs, dec_bytes, token) =
-        common::allocs_of(|| PubSubToken::from_body(body, &request, UNIX_EPOCH).unwrap());
+        common::allocs_of(|| Token::from_body(body, &request, UNIX_EPOCH).unwrap());
     assert_eq!(token.token(), common::token());
     let (mini_enc_allocs, _, mini_text) = common::allocs_of(|| json::to_string(&mini));
     let (mini_dec_allocs, _, _) = common::allocs_of(|| {
@@ -61,7 +61,7 @@ fn bench(fixture: &Fixture, settings: &Settings) {
         json_text.capacity()
     );
     println!(
-        "needed: 3 per token (the body, the token, the member id copy that PubSubToken owns); \
+        "needed: 3 per token (the body, the token, the member id copy that Token owns); \
          the crate makes {}",
         enc_allocs + dec_allocs
     );
@@ -71,7 +71,7 @@ fn bench(fixture: &Fixture, settings: &Settings) {
             for _ in 0..n {
                 let text = request.to_json().unwrap();
                 black_box(&text);
-                black_box(PubSubToken::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
+                black_box(Token::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
             }
         }),
         Contender::new("signalwire-pubsub: to_json", |n| {
@@ -81,7 +81,7 @@ fn bench(fixture: &Fixture, settings: &Settings) {
         }),
         Contender::new("signalwire-pubsub: from_body", |n| {
             for _ in 0..n {
-                black_box(PubSubToken::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
+                black_box(Token::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
             }
         }),
         Contender::new("miniserde derive: encode + decode", |n| {

@@ -572,7 +572,7 @@ mod tests {
         // Reset on a pooled connection: stale as well.
         let reset = || Error::Io(std::io::ErrorKind::ConnectionReset.into());
         let (mut t, _) = scripted(vec![Ok(RESPONSE), Err(reset())]);
-        exchange(&mut t);
+        exchange(&mut t).0.unwrap();
         assert_eq!(exchange(&mut t).1.stage(), Stage::StalePooled);
 
         // A fresh connection that breaks after the request: sent.
@@ -588,12 +588,12 @@ mod tests {
         // A pooled connection that times out waiting: the server may be
         // working on it.
         let (mut t, _) = scripted(vec![Ok(RESPONSE), Err(Error::Timeout(Timeout::Global))]);
-        exchange(&mut t);
+        exchange(&mut t).0.unwrap();
         assert_eq!(exchange(&mut t).1.stage(), Stage::Sent);
 
         // A pooled connection that answered part of a response, then broke.
         let (mut t, _) = scripted(vec![Ok(RESPONSE), Ok(b"HTTP/1.1 2")]);
-        exchange(&mut t);
+        exchange(&mut t).0.unwrap();
         let (_, progress) = exchange(&mut t);
         assert!(progress.answered);
         assert_eq!(progress.stage(), Stage::Sent);

@@ -1,4 +1,4 @@
-//! Any bytes as a 2xx response body through `PubSubToken::from_body`.
+//! Any bytes as a 2xx response body through `Token::from_body`.
 //!
 //! Checks: no panic; an accepted body gives a non-empty token, the one a
 //! plain JSON decode of the same body finds under the top-level `"token"`
@@ -9,12 +9,12 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use miniserde::json::{self, Value};
-use signalwire_pubsub::{PubSubToken, TokenRequest};
+use signalwire_pubsub::{Token, TokenRequest};
 
 fuzz_target!(|body: &[u8]| {
     let request = TokenRequest::new(43_200).read("lobby").member_id("fuzz");
     let sent_at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let Ok(token) = PubSubToken::from_body(body, &request, sent_at) else {
+    let Ok(token) = Token::from_body(body, &request, sent_at) else {
         return;
     };
     assert!(!token.token().is_empty(), "an accepted token is not empty");

@@ -129,7 +129,7 @@ fuzz_target!(|data: &[u8]| {
     let want = expected_error(ttl, &model, member_id.as_deref(), state.as_deref());
     match (&validated, want) {
         (Ok(()), None) => {}
-        (Err(Error::InvalidRequest { field, .. }), Some(w)) if *field == w => {}
+        (Err(err @ Error::InvalidRequest { .. }), Some(w)) if err.field().map(|f| f.as_str()) == Some(w) => {}
         (got, want) => panic!("validate() gave {got:?}, the limits say {want:?}"),
     }
     let _ = validated.as_ref().map_err(|e| e.to_string());

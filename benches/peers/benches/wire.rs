@@ -11,7 +11,7 @@
 use std::hint::black_box;
 use std::time::UNIX_EPOCH;
 
-use signalwire_pubsub::PubSubToken;
+use signalwire_pubsub::Token;
 use signalwire_pubsub_peers::common::{self, Contender, Fixture, Settings};
 use signalwire_pubsub_peers::{serde_request_raw, serde_request_value, SerdeToken};
 
@@ -30,7 +30,7 @@ fn bench(fixture: &Fixture, settings: &Settings) {
 
     println!("\n### {}", fixture.name);
     let (a, b, _) = common::allocs_of(|| request.to_json().unwrap());
-    let (c, d, _) = common::allocs_of(|| PubSubToken::from_body(body, &request, UNIX_EPOCH));
+    let (c, d, _) = common::allocs_of(|| Token::from_body(body, &request, UNIX_EPOCH));
     println!("allocations per call: ours: to_json {a} ({b} bytes), from_body {c} ({d} bytes)");
     let (a, b, _) = common::allocs_of(|| serde_json::to_string(&raw).unwrap());
     let (c, d, _) = common::allocs_of(|| serde_json::from_slice::<SerdeToken>(body).unwrap());
@@ -43,7 +43,7 @@ fn bench(fixture: &Fixture, settings: &Settings) {
         Contender::new("signalwire-pubsub: encode + decode", |n| {
             for _ in 0..n {
                 black_box(request.to_json().unwrap());
-                black_box(PubSubToken::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
+                black_box(Token::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
             }
         }),
         Contender::new("serde_json, RawValue state: encode + decode", |n| {
@@ -70,7 +70,7 @@ fn bench(fixture: &Fixture, settings: &Settings) {
         }),
         Contender::new("signalwire-pubsub: from_body", |n| {
             for _ in 0..n {
-                black_box(PubSubToken::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
+                black_box(Token::from_body(black_box(body), &request, UNIX_EPOCH).unwrap());
             }
         }),
         Contender::new("serde_json: from_slice", |n| {
