@@ -142,9 +142,10 @@ pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 
 /// No retry starts with less than this left of the overall timeout.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
-/// ureq's budget is this much short of the call's deadline (its socket
-/// timeouts are rounded up to the millisecond).
-const DEADLINE_MARGIN: Duration = Duration::from_millis(1);
+/// ureq's budget is this much short of the call's deadline: its socket
+/// timeouts are rounded up to the millisecond, and ureq starts its clock a
+/// little after the call's.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(2);
 
 const REDACTED: &str = "[redacted]";
 /// Longest server text kept (request id, messages, body prefix), in characters.
@@ -308,9 +309,10 @@ impl Client {
     ) -> Result<Token, (Error, Stage)> {
         let inner = &*self.inner;
         let mut builder = inner.agent.post(inner.uris[service as usize].clone());
-        // The agent's own settings serve a first attempt that has its whole
-        // time; others get their own (no pooled connection for a fresh one).
-        if budget < inner.timeout.saturating_sub(DEADLINE_MARGIN) || fresh_connection {
+        // The agent's own settings (its timeout is the call's, less the
+        // margin) serve the first attempt; later ones get what is left, and
+        // no pooled connection when a fresh one is wanted.
+        if attempts > 1 {
             let mut config = builder.config().timeout_global(Some(budget));
             if fresh_connection {
                 config = config.max_idle_age(Duration::ZERO);

@@ -230,7 +230,7 @@ impl Connector for ClientConnector {
 /// right after reading (the one before reuse still runs), and passes
 /// timeouts down rounded up to the millisecond, so that the socket's timeout
 /// options are set again only when that value changes. (Rounding up never
-/// shortens a timeout; the client gives ureq a budget 1 ms short of its
+/// shortens a timeout; the client gives ureq a budget 2 ms short of its
 /// deadline so that it cannot lengthen the call either.)
 pub(crate) struct OneWrite {
     inner: Box<dyn Transport>,
@@ -260,22 +260,27 @@ impl OneWrite {
         if self.held.is_empty() {
             return Ok(());
         }
-        // Taken first: whatever happens, these bytes are never sent again.
-        let held = std::mem::take(&mut self.held);
+        // Taken first: whatever happens, these bytes are never sent again
+        // (the buffer comes back empty, keeping its capacity).
+        let mut held = std::mem::take(&mut self.held);
         self.sent += held.len();
         record(|p| p.written = true);
         let mut done = 0;
+        let mut result = Ok(());
         while done < held.len() {
             let output = self.inner.buffers().output();
             let n = output.len().min(held.len() - done);
             output[..n].copy_from_slice(&held[done..done + n]);
             if let Err(e) = self.inner.transmit_output(n, round_up_to_ms(timeout)) {
                 record_failure(&e);
-                return Err(e);
+                result = Err(e);
+                break;
             }
             done += n;
         }
-        Ok(())
+        held.clear();
+        self.held = held;
+        result
     }
 }
 
