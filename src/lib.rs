@@ -154,1027 +154,6 @@ const SERVER_TEXT_CHARS: usize = 200;
 const MIN_SECRET_LEN: usize = 4;
 
 // ---------------------------------------------------------------------------
-// Client
-// ---------------------------------------------------------------------------
-
-/// A client for one SignalWire space and project.
-///
-/// Cheap to clone (it is an `Arc`), `Send + Sync`, and keeps connections
-/// alive between calls. Its `Debug` output never shows the API token.
-#[derive(Clone)]
-pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    agent: ureq::Agent,
-    /// The endpoint of each [`Service`], in the order of [`Service::ALL`].
-    uris: [Uri; 2],
-    urls: [String; 2],
-    project_id: String,
-    authorization: HeaderValue,
-    /// Every form in which a server may echo the API token or the
-    /// credentials; replaced wherever server text is kept.
-    secrets: Secrets,
-    timeout: Duration,
-    connect_timeout: Duration,
-    retries: u32,
-}
-
-impl Client {
-    /// A client with the default settings; see [`ClientBuilder`] for `space`.
-    ///
-    /// Fails with [`Error::Config`] when the space, project id or API token
-    /// is malformed. Nothing is sent.
-    pub fn new(space: &str, project_id: &str, api_token: &str) -> Result<Client, Error> {
-        Client::builder(space, project_id, api_token).build()
-    }
-
-    /// A client configured from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
-    /// `SIGNALWIRE_API_TOKEN`, the variables SignalWire's own SDKs read.
-    ///
-    /// Fails with [`Error::Config`] naming the first variable that is missing
-    /// or empty.
-    pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::from_env()?.build()
-    }
-
-    /// A builder to set timeouts, user agent and proxy before connecting.
-    pub fn builder(space: &str, project_id: &str, api_token: &str) -> ClientBuilder {
-        ClientBuilder {
-            space: space.to_owned(),
-            project_id: project_id.to_owned(),
-            api_token: api_token.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            user_agent: None,
-            proxy: Proxy::FromEnv,
-            retries: DEFAULT_RETRIES,
-            ca_file: None,
-        }
-    }
-
-    /// The full URL PubSub token requests go to.
-    pub fn url(&self) -> &str {
-        self.url_for(Service::PubSub)
-    }
-
-    /// The full URL requests for `service`'s tokens go to.
-    pub fn url_for(&self, service: Service) -> &str {
-        &self.inner.urls[service as usize]
-    }
-
-    /// Mints a PubSub token (`POST /api/pubsub/tokens`): validates
-    /// `request`, then sends it, retrying what is safe to retry.
-    ///
-    /// A request that breaks a rule of the API is an
-    /// [`Error::InvalidRequest`] and nothing is sent. Otherwise the call makes
-    /// up to 1 + [`retries`](ClientBuilder::retries) attempts, plus at most
-    /// one immediate retry when a kept-alive connection turns out to have
-    /// been closed by the server; the README's "Failure behaviour" section
-    /// says what is retried and why. No attempt starts past the overall
-    /// timeout, so the call never takes longer than it. The error of the
-    /// last attempt is returned, with the number of attempts made.
-    pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
-        self.mint(Service::PubSub, request)
-    }
-
-    /// Mints a Chat token (`POST /api/chat/tokens`): the same body, headers,
-    /// deadline, retries and errors as [`create_token`](Self::create_token),
-    /// with Chat's extra rule checked before sending (no channel name may
-    /// start with `sw_`). The API token needs the Chat scope.
-    pub fn create_chat_token(&self, request: &TokenRequest) -> Result<Token, Error> {
-        self.mint(Service::Chat, request)
-    }
-
-    /// Mints a token of either kind; see [`create_token`](Self::create_token).
-    pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
-        let body = request.to_json_for(service)?;
-        let deadline = Instant::now() + self.inner.timeout;
-        let mut attempts: u32 = 0;
-        let mut retries_left = self.inner.retries;
-        let mut stale_retry_left = true;
-        let mut fresh_connection = false;
-        loop {
-            attempts = attempts.saturating_add(1);
-            // ureq gets the time left, less a millisecond: socket timeouts
-            // are rounded up to the millisecond below it.
-            let left = deadline.saturating_duration_since(Instant::now());
-            let budget = left.saturating_sub(DEADLINE_MARGIN);
-            let (err, stage) =
-                match self.attempt(service, &body, request, budget, attempts, fresh_connection) {
-                    Ok(token) => return Ok(token),
-                    Err(failed) => failed,
-                };
-            fresh_connection = false;
-            let delay = if stage == Stage::StalePooled && stale_retry_left {
-                // The server closed a kept-alive connection as it was reused:
-                // once, at once, on a new connection.
-                stale_retry_left = false;
-                fresh_connection = true;
-                Duration::ZERO
-            } else if retries_left > 0 && err.is_retryable() {
-                retries_left -= 1;
-                match err.retry_after() {
-                    // Never earlier than the server asked; if that is too
-                    // long, the caller gets the error and `retry_after` now.
-                    Some(wait) if wait > RETRY_AFTER_CAP => return Err(err),
-                    Some(wait) => wait,
-                    None => backoff(self.inner.retries - retries_left),
-                }
-            } else {
-                return Err(err);
-            };
-            // The next attempt must start with time enough to be worth it.
-            if Instant::now() + delay + MIN_ATTEMPT_TIME >= deadline {
-                return Err(err);
-            }
-            if !delay.is_zero() {
-                std::thread::sleep(delay);
-            }
-        }
-    }
-
-    /// One HTTP exchange, attempt number `attempts` of the call, within
-    /// `budget`; on a new connection if `fresh_connection`. A failure comes
-    /// with how far the attempt got.
-    fn attempt(
-        &self,
-        service: Service,
-        body: &str,
-        request: &TokenRequest,
-        budget: Duration,
-        attempts: u32,
-        fresh_connection: bool,
-    ) -> Result<Token, (Error, Stage)> {
-        let inner = &*self.inner;
-        let mut builder = inner.agent.post(inner.uris[service as usize].clone());
-        // The agent's own settings (its timeout is the call's, less the
-        // margin) serve the first attempt; later ones get what is left, and
-        // no pooled connection when a fresh one is wanted.
-        if attempts > 1 {
-            let mut config = builder.config().timeout_global(Some(budget));
-            if fresh_connection {
-                config = config.max_idle_age(Duration::ZERO);
-            }
-            builder = config.build();
-        }
-        if budget.is_zero() {
-            let err = self.timeout_error(false, attempts, false);
-            return Err((err, Stage::NotSent));
-        }
-        transport::start_attempt();
-        let sent_at = SystemTime::now();
-        let response = builder
-            .header(header::AUTHORIZATION, inner.authorization.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json")
-            .send(body.as_bytes());
-        let mut response = match response {
-            Ok(response) => response,
-            Err(e) => return Err(self.transport_error(e, attempts)),
-        };
-
-        let status = response.status().as_u16();
-        let success = (200..300).contains(&status);
-        // Read for errors only: a token needs neither.
-        let (request_id, retry_after) = match success {
-            true => (None, None),
-            false => (
-                self.request_id(response.headers()),
-                response
-                    .headers()
-                    .get(header::RETRY_AFTER)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| parse_retry_after(value, SystemTime::now())),
-            ),
-        };
-        let read = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec();
-        let body = match read {
-            Ok(body) => Some(body),
-            Err(ureq::Error::BodyExceedsLimit(_)) => None,
-            Err(e) => return Err(self.transport_error(e, attempts)),
-        };
-
-        if success {
-            let token = match body {
-                Some(body) => Token::from_body(&body, request, sent_at),
-                None => Err(InvalidBody::new("body is larger than 64 KiB")),
-            };
-            return match token {
-                Ok(token) => Ok(Token { attempts, ..token }),
-                Err(invalid) => Err((
-                    Error::InvalidResponse {
-                        status,
-                        request_id: self.request_id(response.headers()),
-                        reason: invalid.reason().to_owned(),
-                        attempts,
-                    },
-                    Stage::Sent,
-                )),
-            };
-        }
-        let api = ApiError {
-            status,
-            request_id,
-            message: None,
-            errors: Vec::new(),
-            body_prefix: None,
-            retry_after,
-            attempts,
-        };
-        Err((self.api_error(api, body.as_deref()), Stage::Sent))
-    }
-
-    /// Fills `api` from the error body (made printable) and picks the variant.
-    fn api_error(&self, mut api: ApiError, body: Option<&[u8]>) -> Error {
-        let secrets = &self.inner.secrets;
-        match body {
-            None => api.body_prefix = Some("(body larger than 64 KiB, not read)".to_owned()),
-            Some([]) => {}
-            Some(body) => {
-                let decoded = decode_error_body(body);
-                api.message = decoded.error.map(|m| secrets.printable(&m));
-                api.errors = decoded.errors;
-                for item in &mut api.errors {
-                    for field in [
-                        &mut item.kind,
-                        &mut item.code,
-                        &mut item.message,
-                        &mut item.attribute,
-                        &mut item.url,
-                    ] {
-                        *field = field.as_deref().map(|text| secrets.printable(text));
-                    }
-                }
-                if api.message.is_none() && api.errors.is_empty() {
-                    api.body_prefix = Some(secrets.printable(&String::from_utf8_lossy(body)));
-                }
-            }
-        }
-        let api = Box::new(api);
-        match api.status {
-            400 => Error::BadRequest(api),
-            401 => Error::Unauthorized(api),
-            403 => Error::Forbidden(api),
-            404 => Error::NotFound(api),
-            422 => Error::Unprocessable(api),
-            429 => Error::RateLimited(api),
-            500..=599 => Error::Server(api),
-            _ => Error::UnexpectedStatus(api),
-        }
-    }
-
-    /// The request id of a response, from either header, made printable.
-    fn request_id(&self, headers: &ureq::http::HeaderMap) -> Option<String> {
-        ["x-request-id", "x-signalwire-request-id"]
-            .iter()
-            .find_map(|name| headers.get(*name))
-            .map(|id| {
-                self.inner
-                    .secrets
-                    .printable(&String::from_utf8_lossy(id.as_bytes()))
-            })
-    }
-
-    fn timeout_error(&self, connecting: bool, attempts: u32, request_sent: bool) -> Error {
-        Error::Timeout {
-            connecting,
-            limit: if connecting {
-                self.inner.connect_timeout
-            } else {
-                self.inner.timeout
-            },
-            attempts,
-            request_sent,
-        }
-    }
-
-    /// A failure of ureq's, classified by how far the attempt got (recorded by
-    /// the transport as it went), never by the error's kind or text.
-    fn transport_error(&self, e: ureq::Error, attempts: u32) -> (Error, Stage) {
-        let progress = transport::progress();
-        let stage = progress.stage();
-        let request_sent = stage != Stage::NotSent;
-        let kind = match &e {
-            ureq::Error::Timeout(t) => {
-                let connecting = matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
-                return (
-                    self.timeout_error(connecting, attempts, request_sent),
-                    stage,
-                );
-            }
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                return (self.timeout_error(false, attempts, request_sent), stage);
-            }
-            _ if progress.resolving => TransportKind::Dns,
-            ureq::Error::HostNotFound => TransportKind::Dns,
-            ureq::Error::Tls(_) | ureq::Error::TlsRequired => TransportKind::Tls,
-            #[cfg(feature = "rustls")]
-            ureq::Error::Rustls(_) => TransportKind::Tls,
-            #[cfg(feature = "native-tls")]
-            ureq::Error::NativeTls(_) | ureq::Error::Der(_) => TransportKind::Tls,
-            // rustls reports a failed handshake or a bad record (an unknown
-            // issuer, say) through its stream as I/O of kind InvalidData.
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
-                TransportKind::Tls
-            }
-            _ if !request_sent => TransportKind::Connect,
-            ureq::Error::Io(_) => TransportKind::Io,
-            ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
-                TransportKind::Protocol
-            }
-            _ => TransportKind::Other,
-        };
-        let error = Error::Transport {
-            kind,
-            attempts,
-            request_sent,
-            source: self.inner.secrets.printable_error(e),
-        };
-        (error, stage)
-    }
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("url", &self.inner.urls[0])
-            .field("project_id", &self.inner.project_id)
-            .field("api_token", &REDACTED)
-            .field("timeout", &self.inner.timeout)
-            .field("connect_timeout", &self.inner.connect_timeout)
-            .field("retries", &self.inner.retries)
-            .finish()
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Secrets: server text made printable
-// ---------------------------------------------------------------------------
-
-/// The API token and the Basic credentials, in every form a server, proxy or
-/// gateway may echo them: plain, with `/` escaped as JSON may write it,
-/// percent-encoded, and the base64 without its padding.
-struct Secrets(Vec<String>);
-
-impl Secrets {
-    fn new(api_token: &str, credentials_base64: &str) -> Secrets {
-        let mut forms = Vec::new();
-        for secret in [
-            api_token,
-            credentials_base64,
-            credentials_base64.trim_end_matches('='),
-        ] {
-            forms.push(secret.to_owned());
-            forms.push(secret.replace('/', "\\/"));
-            forms.push(percent_encode(secret));
-        }
-        // Shorter "secrets" (a test's `"t"`) would blank out ordinary words.
-        forms.retain(|s| s.len() >= MIN_SECRET_LEN);
-        // Longest first, so that no shorter form leaves a tail of a longer one.
-        forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        forms.dedup();
-        Secrets(forms)
-    }
-
-    /// Any text a server sent (request id, error message, 422 items, body
-    /// prefix), made safe to print: control characters and Unicode
-    /// format characters (bidirectional overrides, zero-width marks) removed
-    /// (tabs and line breaks become spaces), then every form of the secrets
-    /// replaced by `[redacted]`, then cut to 200 characters.
-    fn printable(&self, text: &str) -> String {
-        let mut clean: String = text
-            .chars()
-            .filter_map(|c| match c {
-                '\t' | '\n' | '\r' => Some(' '),
-                c if c.is_control() || is_format_char(c) => None,
-                c => Some(c),
-            })
-            .collect();
-        for secret in &self.0 {
-            if clean.contains(secret.as_str()) {
-                clean = clean.replace(secret.as_str(), REDACTED);
-            }
-        }
-        match clean.char_indices().nth(SERVER_TEXT_CHARS) {
-            Some((cut, _)) => {
-                clean.truncate(cut);
-                clean.push('…');
-                clean
-            }
-            None => clean,
-        }
-    }
-
-    /// ureq's error as the source of an [`Error::Transport`]; replaced by its
-    /// printable text when its `Display` or `Debug`, or a source's, holds a
-    /// secret or a control character (a proxy's reason phrase, say).
-    fn printable_error(&self, e: ureq::Error) -> Box<dyn std::error::Error + Send + Sync> {
-        let mut shown = format!("{e:?}");
-        let mut chain = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            let _ = write!(chain, ": {cause}");
-            source = cause.source();
-        }
-        shown.push_str(&chain);
-        let printable = self.printable(&shown);
-        if printable.len() == shown.len() && printable == shown {
-            return Box::new(e);
-        }
-        Box::new(Redacted(self.printable(&chain)))
-    }
-}
-
-/// An error's text, made printable (see [`Secrets::printable`]).
-#[derive(Debug)]
-struct Redacted(String);
-
-impl fmt::Display for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Redacted {}
-
-/// Unicode format characters that change how text reads without showing:
-/// bidirectional marks, embeddings, overrides and isolates, zero-width
-/// characters and the byte order mark.
-fn is_format_char(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-}
-
-/// `text` with every byte but ASCII letters, digits and `-._~` percent-encoded.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// Settings for a [`Client`]; made by [`Client::builder`] or
-/// [`ClientBuilder::from_env`], finished by [`ClientBuilder::build`].
-///
-/// `space` may be:
-/// - a space name: `example` (requests go to `https://example.signalwire.com`);
-/// - a host name: `example.signalwire.com`;
-/// - a URL with a scheme and optional port and path prefix:
-///   `https://gateway.internal:8443/prefix`. Plain `http://` is accepted only
-///   for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`), for tests.
-///
-/// Anything that could send the request to another host than the one written
-/// (`evil.com/`, `a@b`, `x#`, `x?y`, `%`, spaces, non-ASCII) is refused with
-/// [`Error::Config`].
-#[derive(Clone)]
-pub struct ClientBuilder {
-    space: String,
-    project_id: String,
-    api_token: String,
-    timeout: Duration,
-    connect_timeout: Duration,
-    user_agent: Option<String>,
-    proxy: Proxy,
-    retries: u32,
-    ca_file: Option<PathBuf>,
-}
-
-#[derive(Clone, Debug)]
-enum Proxy {
-    FromEnv,
-    Off,
-    Url(String),
-}
-
-impl ClientBuilder {
-    /// A builder from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
-    /// `SIGNALWIRE_API_TOKEN`; [`Error::Config`] names the first one that is
-    /// missing, empty or not Unicode. `SIGNALWIRE_REST_CA_FILE`, when set,
-    /// is used as [`ca_file`](Self::ca_file), as SignalWire's Python SDK does.
-    pub fn from_env() -> Result<ClientBuilder, Error> {
-        let var = |name: &'static str| {
-            let problem = match std::env::var(name) {
-                Ok(value) if !value.is_empty() => return Ok(value),
-                Ok(_) => "is empty",
-                Err(std::env::VarError::NotPresent) => "is missing",
-                Err(std::env::VarError::NotUnicode(_)) => "is not valid Unicode",
-            };
-            Err(Error::Config {
-                message: format!("environment variable {name} {problem}"),
-                source: None,
-            })
-        };
-        let (space, project_id, api_token) = (
-            var("SIGNALWIRE_SPACE")?,
-            var("SIGNALWIRE_PROJECT_ID")?,
-            var("SIGNALWIRE_API_TOKEN")?,
-        );
-        let builder = Client::builder(&space, &project_id, &api_token);
-        Ok(match std::env::var_os("SIGNALWIRE_REST_CA_FILE") {
-            Some(path) if !path.is_empty() => builder.ca_file(path),
-            _ => builder,
-        })
-    }
-
-    /// How many times a failed attempt may be retried (429, 502, 503, 504, or
-    /// a connection that failed before the request was sent); `0` turns
-    /// retries off. Default: [`DEFAULT_RETRIES`] (2).
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.retries = retries;
-        self
-    }
-
-    /// Trusts the root certificates in this PEM file instead of the built-in
-    /// (Mozilla) roots, for a gateway or test server with its own CA; to
-    /// trust both, put both in the file. An unreadable file, or one without
-    /// a certificate, is an [`Error::Config`] from [`build`](Self::build).
-    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
-        self
-    }
-
-    /// Limit on one whole call, connecting and reading the body included.
-    /// Default: [`DEFAULT_TIMEOUT`] (30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Limit on establishing the connection (DNS, TCP, TLS).
-    /// Default: [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// The `User-Agent` header. Default: `signalwire-pubsub/VERSION`.
-    pub fn user_agent(mut self, user_agent: &str) -> Self {
-        self.user_agent = Some(user_agent.to_owned());
-        self
-    }
-
-    /// Sends requests through this HTTP(S) CONNECT proxy (`http://host:port`,
-    /// optionally with `user:password@`) instead of the one from the
-    /// environment. SOCKS proxies are refused by [`build`](Self::build).
-    /// Loopback hosts are always reached directly.
-    pub fn proxy(mut self, proxy_url: &str) -> Self {
-        self.proxy = Proxy::Url(proxy_url.to_owned());
-        self
-    }
-
-    /// Connects directly, ignoring `HTTPS_PROXY`, `ALL_PROXY` and the like.
-    ///
-    /// By default the environment's proxy is used, except for loopback
-    /// hosts, which are always reached directly.
-    pub fn no_proxy(mut self) -> Self {
-        self.proxy = Proxy::Off;
-        self
-    }
-
-    /// Checks the settings and makes the [`Client`]. Nothing is sent.
-    pub fn build(self) -> Result<Client, Error> {
-        let config = |message: &str| Error::Config {
-            message: message.to_owned(),
-            source: None,
-        };
-        let base = parse_space(&self.space)?;
-        if self.project_id.is_empty() || self.project_id.contains(':') {
-            return Err(config(
-                "project_id must be non-empty and must not contain ':'",
-            ));
-        }
-        if self.project_id.chars().any(char::is_control) {
-            return Err(config("project_id must not contain control characters"));
-        }
-        if self.api_token.is_empty() || self.api_token.chars().any(char::is_control) {
-            return Err(config(
-                "api_token must be non-empty, without control characters",
-            ));
-        }
-        if [self.timeout, self.connect_timeout]
-            .iter()
-            .any(|t| *t < MIN_TIMEOUT || *t > MAX_TIMEOUT)
-        {
-            return Err(config(
-                "timeouts must be at least 10 ms and at most a day (86400 s)",
-            ));
-        }
-
-        let urls = Service::ALL.map(|service| format!("{}{}", base.url, service.path()));
-        let [pubsub, chat] = &urls;
-        let (Ok(pubsub), Ok(chat)) = (pubsub.parse::<Uri>(), chat.parse::<Uri>()) else {
-            return Err(config("space does not make a valid URL"));
-        };
-
-        let credentials = format!("{}:{}", self.project_id, self.api_token);
-        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-        let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
-            .map_err(|_| config("project_id and api_token make an invalid header"))?;
-        authorization.set_sensitive(true);
-        let secrets = Secrets::new(&self.api_token, &encoded);
-
-        let proxy = match (&self.proxy, base.loopback) {
-            (Proxy::Off, _) | (_, true) => None,
-            (Proxy::FromEnv, false) => ureq::Proxy::try_from_env(),
-            (Proxy::Url(url), false) => {
-                Some(ureq::Proxy::new(url).map_err(|_| config("proxy is not a valid proxy URL"))?)
-            }
-        };
-        // ureq is built without SOCKS support: only HTTP(S) CONNECT proxies work.
-        if let Some(proxy) = &proxy {
-            use ureq::ProxyProtocol::{Http, Https};
-            if !matches!(proxy.protocol(), Http | Https) {
-                return Err(config(
-                    "proxy must be http:// or https:// (SOCKS is not built in); \
-                     no_proxy() ignores the environment's",
-                ));
-            }
-        }
-        let user_agent = self
-            .user_agent
-            .unwrap_or_else(|| concat!("signalwire-pubsub/", env!("CARGO_PKG_VERSION")).into());
-        if user_agent.is_empty()
-            || !user_agent.is_ascii()
-            || HeaderValue::from_str(&user_agent).is_err()
-        {
-            return Err(config("user_agent must be non-empty printable ASCII"));
-        }
-        let builder = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .https_only(!base.loopback)
-            // Servers often close idle connections after 5 s: leave them
-            // before that (a connection closed under a call is retried once).
-            .max_idle_age(Duration::from_secs(4))
-            .timeout_global(Some(self.timeout.saturating_sub(DEADLINE_MARGIN)))
-            .timeout_resolve(Some(self.connect_timeout))
-            .timeout_connect(Some(self.connect_timeout))
-            .user_agent(user_agent)
-            .proxy(proxy);
-        let mut tls = ureq::tls::TlsConfig::builder();
-        #[cfg(feature = "native-tls")]
-        {
-            tls = tls.provider(ureq::tls::TlsProvider::NativeTls);
-        }
-        if let Some(path) = &self.ca_file {
-            tls = tls.root_certs(load_roots(path)?);
-        }
-        let builder = builder.tls_config(tls.build());
-        let agent = ureq::Agent::with_parts(
-            builder.build(),
-            transport::ClientConnector::new(&pubsub),
-            transport::LazyResolver,
-        );
-
-        Ok(Client {
-            inner: Arc::new(Inner {
-                agent,
-                uris: [pubsub, chat],
-                urls,
-                project_id: self.project_id,
-                authorization,
-                secrets,
-                timeout: self.timeout,
-                connect_timeout: self.connect_timeout,
-                retries: self.retries,
-            }),
-        })
-    }
-}
-
-/// The certificates of a PEM file, as the roots to trust.
-fn load_roots(path: &Path) -> Result<ureq::tls::RootCerts, Error> {
-    let config = |why: &str| Error::Config {
-        message: format!("CA file {}: {why}", path.display()),
-        source: None,
-    };
-    let pem = std::fs::read(path).map_err(|e| Error::Config {
-        message: format!("CA file {} cannot be read", path.display()),
-        source: Some(Box::new(e)),
-    })?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|_| config("bad PEM"))? {
-            certs.push(cert);
-        }
-    }
-    if certs.is_empty() {
-        return Err(config("no certificate in it"));
-    }
-    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let proxy = match self.proxy {
-            Proxy::FromEnv => "from environment",
-            Proxy::Off => "off",
-            Proxy::Url(_) => "custom",
-        };
-        f.debug_struct("ClientBuilder")
-            .field("space", &printable_space(&self.space))
-            .field("project_id", &self.project_id)
-            .field("api_token", &REDACTED)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("user_agent", &self.user_agent)
-            .field("proxy", &proxy)
-            .field("retries", &self.retries)
-            .field("ca_file", &self.ca_file)
-            .finish()
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Space parsing: where requests go
-// ---------------------------------------------------------------------------
-
-struct Base {
-    /// `scheme://host[:port][/prefix]`, no trailing slash.
-    url: String,
-    loopback: bool,
-}
-
-fn parse_space(space: &str) -> Result<Base, Error> {
-    let refuse = |why: &str| Error::Config {
-        message: format!(
-            "space {:?} is not a space name, host name or http(s) URL: {why}",
-            printable_space(space)
-        ),
-        source: None,
-    };
-    if let Some(c) = space.chars().find(|c| !is_url_char(*c)) {
-        return Err(refuse(&format!("character {c:?} is not allowed")));
-    }
-    let Some((scheme, rest)) = space.split_once("://") else {
-        // A bare space name or host name: no port, no path.
-        if !is_host_name(space) {
-            return Err(refuse("expected a DNS label or host name"));
-        }
-        let host = space.to_ascii_lowercase();
-        let host = if host.contains('.') {
-            host
-        } else {
-            format!("{host}.signalwire.com")
-        };
-        return Ok(Base {
-            url: format!("https://{host}"),
-            loopback: false,
-        });
-    };
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "https" && scheme != "http" {
-        return Err(refuse("the scheme must be https (or http for loopback)"));
-    }
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let (host, port) = split_port(authority).ok_or_else(|| refuse("bad host or port"))?;
-    let loopback = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        Some(v6) => v6
-            .parse::<Ipv6Addr>()
-            .map_err(|_| refuse("bad IPv6 address"))?
-            .is_loopback(),
-        None if !is_host_name(host) => return Err(refuse("bad host name")),
-        None => {
-            host.eq_ignore_ascii_case("localhost")
-                || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-        }
-    };
-    if scheme == "http" && !loopback {
-        return Err(refuse("plain http is allowed only for loopback hosts"));
-    }
-    let path = path.trim_end_matches('/');
-    if path
-        .split('/')
-        .skip(1)
-        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-    {
-        return Err(refuse("bad path prefix"));
-    }
-    Ok(Base {
-        url: format!("{scheme}://{}{port}{path}", host.to_ascii_lowercase()),
-        loopback,
-    })
-}
-
-/// The space as it may be printed: whatever precedes an `@` may be user info
-/// (`https://user:secret@host`), so it is left out.
-fn printable_space(space: &str) -> String {
-    let shown = match space.rfind('@') {
-        Some(at) => format!("[redacted]@{}", &space[at + 1..]),
-        None => space.to_owned(),
-    };
-    shown.chars().take(100).collect()
-}
-
-/// Characters that may appear in a space at all: enough for host names, IPv6
-/// literals, ports and simple paths; nothing that starts userinfo, a query,
-/// a fragment or an escape.
-fn is_url_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '~' | ':' | '/' | '[' | ']')
-}
-
-/// A DNS host name: dot-separated labels of letters, digits and inner hyphens.
-fn is_host_name(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
-
-/// Splits `host[:port]` or `[v6][:port]`; the port comes back as `:N` or "".
-fn split_port(authority: &str) -> Option<(&str, String)> {
-    let colon = match authority.rfind(']') {
-        Some(end) => authority[end..].find(':').map(|i| end + i),
-        None => authority.find(':'),
-    };
-    let Some(colon) = colon else {
-        return Some((authority, String::new()));
-    };
-    let port: u16 = authority[colon + 1..].parse().ok().filter(|p| *p != 0)?;
-    if !authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((&authority[..colon], format!(":{port}")))
-}
-
-// ---------------------------------------------------------------------------
-// Retry timing
-// ---------------------------------------------------------------------------
-
-/// Full-jitter exponential backoff before retry number `attempt` (1-based):
-/// a random wait up to `min(cap, base * 2^(attempt - 1))`.
-fn backoff(attempt: u32) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let ceiling = RETRY_BACKOFF_BASE
-        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(RETRY_BACKOFF_CAP);
-    // std's RandomState is randomly keyed per thread and per call: enough
-    // randomness to spread clients apart, with no `rand` crate.
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(attempt);
-    let unit = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
-    ceiling.mul_f64(unit)
-}
-
-/// `Retry-After` as delta-seconds (`120`) or an HTTP date in any of the
-/// three forms of RFC 9110 §5.6.7 (IMF-fixdate `Sun, 06 Nov 1994 08:49:37
-/// GMT`, RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT`, asctime `Sun Nov  6
-/// 08:49:37 1994`), as a wait from `now` (zero for a date in the past).
-fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Absurdly many seconds are still "longer than the cap".
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
-    }
-    let parts: Vec<&str> = value.split_ascii_whitespace().collect();
-    let (day, month, year, time) = match parts[..] {
-        // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-        [weekday, day, month, year, time, "GMT"] if weekday.ends_with(',') => {
-            (day, month, year.parse().ok()?, time)
-        }
-        // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
-        [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
-            let mut date = date.split('-');
-            let (day, month, yy) = (date.next()?, date.next()?, date.next()?);
-            if date.next().is_some() || yy.len() != 2 {
-                return None;
-            }
-            // Two-digit years: RFC 9110 reads one more than 50 years ahead
-            // as the latest past year with those digits.
-            let yy: i64 = yy.parse().ok()?;
-            let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-            let this_year = 1970 + (secs / 31_556_952) as i64;
-            let mut year = this_year / 100 * 100 + yy;
-            if year > this_year + 50 {
-                year -= 100;
-            } else if year <= this_year - 50 {
-                year += 100;
-            }
-            (day, month, year, time)
-        }
-        // asctime: Sun Nov  6 08:49:37 1994
-        [_weekday, month, day, time, year] => (day, month, year.parse().ok()?, time),
-        _ => return None,
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
-    let day: i64 = day.parse().ok()?;
-    let mut hms = time
-        .split(':')
-        .map(|n| n.parse::<u64>().ok().filter(|n| *n < 61));
-    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    let valid = (1..=31).contains(&day) && (1970..=9999).contains(&year);
-    if !valid || h > 23 || m > 59 || hms.next().is_some() {
-        return None;
-    }
-    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    // Years 1970..=9999 keep this far from overflow.
-    let at = UNIX_EPOCH.checked_add(Duration::from_secs(
-        u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s,
-    ))?;
-    Some(at.duration_since(now).unwrap_or_default())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn printable_replaces_every_form_of_the_secrets_and_strips_controls() {
-        // base64("p:sec/ret+token-1234") has a `/`, a `+` and padding.
-        let b64 = base64::engine::general_purpose::STANDARD.encode("p:sec/ret+token-1234");
-        let secrets = Secrets::new("sec/ret+token-1234", &b64);
-        let forms = [
-            "sec/ret+token-1234".to_owned(),
-            "sec\\/ret+token-1234".to_owned(),
-            "sec%2Fret%2Btoken-1234".to_owned(),
-            b64.clone(),
-            b64.replace('/', "\\/"),
-            b64.trim_end_matches('=').to_owned(),
-            percent_encode(&b64),
-        ];
-        for form in &forms {
-            // Split by a control character, the secret must not reappear.
-            let (a, b) = form.split_at(3);
-            let text = secrets.printable(&format!("<{a}\u{7}{b}> \u{1b}[2J\u{202e}\t."));
-            assert_eq!(text, "<[redacted]> [2J .", "{form}");
-        }
-        // A ureq error quoting a secret is replaced by its printable text.
-        let quoting = ureq::Error::ConnectProxyFailed(format!("no \u{1b}{b64}"));
-        let shown = secrets.printable_error(quoting);
-        assert_eq!(shown.to_string(), "CONNECT proxy failed: no [redacted]");
-        assert!(!format!("{shown:?}").contains(&b64));
-        // One that does not stays ureq's, for callers to downcast.
-        let plain = secrets.printable_error(ureq::Error::HostNotFound);
-        assert!(plain.downcast_ref::<ureq::Error>().is_some());
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_all_three_date_forms() {
-        // 1994-11-06 08:49:37 UTC, the RFC's example.
-        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        let now = at - Duration::from_secs(90);
-        for value in [
-            "Sun, 06 Nov 1994 08:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
-        ] {
-            assert_eq!(
-                parse_retry_after(value, now),
-                Some(Duration::from_secs(90)),
-                "{value}"
-            );
-        }
-        assert_eq!(
-            parse_retry_after(" 120 ", now),
-            Some(Duration::from_secs(120))
-        );
-        let huge = parse_retry_after("99999999999999999999999", now);
-        assert!(huge > Some(RETRY_AFTER_CAP));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + Duration::from_secs(5)),
-            Some(Duration::ZERO)
-        );
-        for bad in [
-            "",
-            "-1",
-            "1.5",
-            "soon",
-            "Sun, 06 Nov 1994 08:49:37 UTC",
-            "Sun, 32 Nov 1994 08:49:37 GMT",
-            "Sunday, 06-Nov-1994 08:49:37 GMT",
-            "Sun Nov  6 25:49:37 1994",
-        ] {
-            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Request
 // ---------------------------------------------------------------------------
 
@@ -1870,6 +849,952 @@ impl Map for ItemBuilder<'_> {
 }
 
 // ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+/// A client for one SignalWire space and project.
+///
+/// Cheap to clone (it is an `Arc`), `Send + Sync`, and keeps connections
+/// alive between calls. Its `Debug` output never shows the API token.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    /// The endpoint of each [`Service`], in the order of [`Service::ALL`].
+    uris: [Uri; 2],
+    urls: [String; 2],
+    project_id: String,
+    authorization: HeaderValue,
+    /// Every form in which a server may echo the API token or the
+    /// credentials; replaced wherever server text is kept.
+    secrets: Secrets,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retries: u32,
+}
+
+impl Client {
+    /// A client with the default settings; see [`ClientBuilder`] for `space`.
+    ///
+    /// Fails with [`Error::Config`] when the space, project id or API token
+    /// is malformed. Nothing is sent.
+    pub fn new(space: &str, project_id: &str, api_token: &str) -> Result<Client, Error> {
+        Client::builder(space, project_id, api_token).build()
+    }
+
+    /// A client configured from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
+    /// `SIGNALWIRE_API_TOKEN`, the variables SignalWire's own SDKs read.
+    ///
+    /// Fails with [`Error::Config`] naming the first variable that is missing
+    /// or empty.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env()?.build()
+    }
+
+    /// A builder to set timeouts, user agent and proxy before connecting.
+    pub fn builder(space: &str, project_id: &str, api_token: &str) -> ClientBuilder {
+        ClientBuilder {
+            space: space.to_owned(),
+            project_id: project_id.to_owned(),
+            api_token: api_token.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            user_agent: None,
+            proxy: Proxy::FromEnv,
+            retries: DEFAULT_RETRIES,
+            ca_file: None,
+        }
+    }
+
+    /// The full URL PubSub token requests go to.
+    pub fn url(&self) -> &str {
+        self.url_for(Service::PubSub)
+    }
+
+    /// The full URL requests for `service`'s tokens go to.
+    pub fn url_for(&self, service: Service) -> &str {
+        &self.inner.urls[service as usize]
+    }
+
+    /// Mints a PubSub token (`POST /api/pubsub/tokens`): validates
+    /// `request`, then sends it, retrying what is safe to retry.
+    ///
+    /// A request that breaks a rule of the API is an
+    /// [`Error::InvalidRequest`] and nothing is sent. Otherwise the call makes
+    /// up to 1 + [`retries`](ClientBuilder::retries) attempts, plus at most
+    /// one immediate retry when a kept-alive connection turns out to have
+    /// been closed by the server; the README's "Failure behaviour" section
+    /// says what is retried and why. No attempt starts past the overall
+    /// timeout, so the call never takes longer than it. The error of the
+    /// last attempt is returned, with the number of attempts made.
+    pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        self.mint(Service::PubSub, request)
+    }
+
+    /// Mints a Chat token (`POST /api/chat/tokens`): the same body, headers,
+    /// deadline, retries and errors as [`create_token`](Self::create_token),
+    /// with Chat's extra rule checked before sending (no channel name may
+    /// start with `sw_`). The API token needs the Chat scope.
+    pub fn create_chat_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        self.mint(Service::Chat, request)
+    }
+
+    /// Mints a token of either kind; see [`create_token`](Self::create_token).
+    pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
+        let body = request.to_json_for(service)?;
+        let deadline = Instant::now() + self.inner.timeout;
+        let mut attempts: u32 = 0;
+        let mut retries_left = self.inner.retries;
+        let mut stale_retry_left = true;
+        let mut fresh_connection = false;
+        loop {
+            attempts = attempts.saturating_add(1);
+            // ureq gets the time left, less a millisecond: socket timeouts
+            // are rounded up to the millisecond below it.
+            let left = deadline.saturating_duration_since(Instant::now());
+            let budget = left.saturating_sub(DEADLINE_MARGIN);
+            let (err, stage) =
+                match self.attempt(service, &body, request, budget, attempts, fresh_connection) {
+                    Ok(token) => return Ok(token),
+                    Err(failed) => failed,
+                };
+            fresh_connection = false;
+            let delay = if stage == Stage::StalePooled && stale_retry_left {
+                // The server closed a kept-alive connection as it was reused:
+                // once, at once, on a new connection.
+                stale_retry_left = false;
+                fresh_connection = true;
+                Duration::ZERO
+            } else if retries_left > 0 && err.is_retryable() {
+                retries_left -= 1;
+                match err.retry_after() {
+                    // Never earlier than the server asked; if that is too
+                    // long, the caller gets the error and `retry_after` now.
+                    Some(wait) if wait > RETRY_AFTER_CAP => return Err(err),
+                    Some(wait) => wait,
+                    None => backoff(self.inner.retries - retries_left),
+                }
+            } else {
+                return Err(err);
+            };
+            // The next attempt must start with time enough to be worth it.
+            if Instant::now() + delay + MIN_ATTEMPT_TIME >= deadline {
+                return Err(err);
+            }
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+        }
+    }
+
+    /// One HTTP exchange, attempt number `attempts` of the call, within
+    /// `budget`; on a new connection if `fresh_connection`. A failure comes
+    /// with how far the attempt got.
+    fn attempt(
+        &self,
+        service: Service,
+        body: &str,
+        request: &TokenRequest,
+        budget: Duration,
+        attempts: u32,
+        fresh_connection: bool,
+    ) -> Result<Token, (Error, Stage)> {
+        let inner = &*self.inner;
+        let mut builder = inner.agent.post(inner.uris[service as usize].clone());
+        // The agent's own settings (its timeout is the call's, less the
+        // margin) serve the first attempt; later ones get what is left, and
+        // no pooled connection when a fresh one is wanted.
+        if attempts > 1 {
+            let mut config = builder.config().timeout_global(Some(budget));
+            if fresh_connection {
+                config = config.max_idle_age(Duration::ZERO);
+            }
+            builder = config.build();
+        }
+        if budget.is_zero() {
+            let err = self.timeout_error(false, attempts, false);
+            return Err((err, Stage::NotSent));
+        }
+        transport::start_attempt();
+        let sent_at = SystemTime::now();
+        let response = builder
+            .header(header::AUTHORIZATION, inner.authorization.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            .send(body.as_bytes());
+        let mut response = match response {
+            Ok(response) => response,
+            Err(e) => return Err(self.transport_error(e, attempts)),
+        };
+
+        let status = response.status().as_u16();
+        let success = (200..300).contains(&status);
+        // Read for errors only: a token needs neither.
+        let (request_id, retry_after) = match success {
+            true => (None, None),
+            false => (
+                self.request_id(response.headers()),
+                response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| parse_retry_after(value, SystemTime::now())),
+            ),
+        };
+        let read = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec();
+        let body = match read {
+            Ok(body) => Some(body),
+            Err(ureq::Error::BodyExceedsLimit(_)) => None,
+            Err(e) => return Err(self.transport_error(e, attempts)),
+        };
+
+        if success {
+            let token = match body {
+                Some(body) => Token::from_body(&body, request, sent_at),
+                None => Err(InvalidBody::new("body is larger than 64 KiB")),
+            };
+            return match token {
+                Ok(token) => Ok(Token { attempts, ..token }),
+                Err(invalid) => Err((
+                    Error::InvalidResponse {
+                        status,
+                        request_id: self.request_id(response.headers()),
+                        reason: invalid.reason().to_owned(),
+                        attempts,
+                    },
+                    Stage::Sent,
+                )),
+            };
+        }
+        let api = ApiError {
+            status,
+            request_id,
+            message: None,
+            errors: Vec::new(),
+            body_prefix: None,
+            retry_after,
+            attempts,
+        };
+        Err((self.api_error(api, body.as_deref()), Stage::Sent))
+    }
+
+    /// Fills `api` from the error body (made printable) and picks the variant.
+    fn api_error(&self, mut api: ApiError, body: Option<&[u8]>) -> Error {
+        let secrets = &self.inner.secrets;
+        match body {
+            None => api.body_prefix = Some("(body larger than 64 KiB, not read)".to_owned()),
+            Some([]) => {}
+            Some(body) => {
+                let decoded = decode_error_body(body);
+                api.message = decoded.error.map(|m| secrets.printable(&m));
+                api.errors = decoded.errors;
+                for item in &mut api.errors {
+                    for field in [
+                        &mut item.kind,
+                        &mut item.code,
+                        &mut item.message,
+                        &mut item.attribute,
+                        &mut item.url,
+                    ] {
+                        *field = field.as_deref().map(|text| secrets.printable(text));
+                    }
+                }
+                if api.message.is_none() && api.errors.is_empty() {
+                    api.body_prefix = Some(secrets.printable(&String::from_utf8_lossy(body)));
+                }
+            }
+        }
+        let api = Box::new(api);
+        match api.status {
+            400 => Error::BadRequest(api),
+            401 => Error::Unauthorized(api),
+            403 => Error::Forbidden(api),
+            404 => Error::NotFound(api),
+            422 => Error::Unprocessable(api),
+            429 => Error::RateLimited(api),
+            500..=599 => Error::Server(api),
+            _ => Error::UnexpectedStatus(api),
+        }
+    }
+
+    /// The request id of a response, from either header, made printable.
+    fn request_id(&self, headers: &ureq::http::HeaderMap) -> Option<String> {
+        ["x-request-id", "x-signalwire-request-id"]
+            .iter()
+            .find_map(|name| headers.get(*name))
+            .map(|id| {
+                self.inner
+                    .secrets
+                    .printable(&String::from_utf8_lossy(id.as_bytes()))
+            })
+    }
+
+    fn timeout_error(&self, connecting: bool, attempts: u32, request_sent: bool) -> Error {
+        Error::Timeout {
+            connecting,
+            limit: if connecting {
+                self.inner.connect_timeout
+            } else {
+                self.inner.timeout
+            },
+            attempts,
+            request_sent,
+        }
+    }
+
+    /// A failure of ureq's, classified by how far the attempt got (recorded by
+    /// the transport as it went), never by the error's kind or text.
+    fn transport_error(&self, e: ureq::Error, attempts: u32) -> (Error, Stage) {
+        let progress = transport::progress();
+        let stage = progress.stage();
+        let request_sent = stage != Stage::NotSent;
+        let kind = match &e {
+            ureq::Error::Timeout(t) => {
+                let connecting = matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
+                return (
+                    self.timeout_error(connecting, attempts, request_sent),
+                    stage,
+                );
+            }
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                return (self.timeout_error(false, attempts, request_sent), stage);
+            }
+            _ if progress.resolving => TransportKind::Dns,
+            ureq::Error::HostNotFound => TransportKind::Dns,
+            ureq::Error::Tls(_) | ureq::Error::TlsRequired => TransportKind::Tls,
+            #[cfg(feature = "rustls")]
+            ureq::Error::Rustls(_) => TransportKind::Tls,
+            #[cfg(feature = "native-tls")]
+            ureq::Error::NativeTls(_) | ureq::Error::Der(_) => TransportKind::Tls,
+            // rustls reports a failed handshake or a bad record (an unknown
+            // issuer, say) through its stream as I/O of kind InvalidData.
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                TransportKind::Tls
+            }
+            _ if !request_sent => TransportKind::Connect,
+            ureq::Error::Io(_) => TransportKind::Io,
+            ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
+                TransportKind::Protocol
+            }
+            _ => TransportKind::Other,
+        };
+        let error = Error::Transport {
+            kind,
+            attempts,
+            request_sent,
+            source: self.inner.secrets.printable_error(e),
+        };
+        (error, stage)
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.inner.urls[0])
+            .field("project_id", &self.inner.project_id)
+            .field("api_token", &REDACTED)
+            .field("timeout", &self.inner.timeout)
+            .field("connect_timeout", &self.inner.connect_timeout)
+            .field("retries", &self.inner.retries)
+            .finish()
+    }
+}
+
+/// Settings for a [`Client`]; made by [`Client::builder`] or
+/// [`ClientBuilder::from_env`], finished by [`ClientBuilder::build`].
+///
+/// `space` may be:
+/// - a space name: `example` (requests go to `https://example.signalwire.com`);
+/// - a host name: `example.signalwire.com`;
+/// - a URL with a scheme and optional port and path prefix:
+///   `https://gateway.internal:8443/prefix`. Plain `http://` is accepted only
+///   for loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`), for tests.
+///
+/// Anything that could send the request to another host than the one written
+/// (`evil.com/`, `a@b`, `x#`, `x?y`, `%`, spaces, non-ASCII) is refused with
+/// [`Error::Config`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    space: String,
+    project_id: String,
+    api_token: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: Option<String>,
+    proxy: Proxy,
+    retries: u32,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+enum Proxy {
+    FromEnv,
+    Off,
+    Url(String),
+}
+
+impl ClientBuilder {
+    /// A builder from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
+    /// `SIGNALWIRE_API_TOKEN`; [`Error::Config`] names the first one that is
+    /// missing, empty or not Unicode. `SIGNALWIRE_REST_CA_FILE`, when set,
+    /// is used as [`ca_file`](Self::ca_file), as SignalWire's Python SDK does.
+    pub fn from_env() -> Result<ClientBuilder, Error> {
+        let var = |name: &'static str| {
+            let problem = match std::env::var(name) {
+                Ok(value) if !value.is_empty() => return Ok(value),
+                Ok(_) => "is empty",
+                Err(std::env::VarError::NotPresent) => "is missing",
+                Err(std::env::VarError::NotUnicode(_)) => "is not valid Unicode",
+            };
+            Err(Error::Config {
+                message: format!("environment variable {name} {problem}"),
+                source: None,
+            })
+        };
+        let (space, project_id, api_token) = (
+            var("SIGNALWIRE_SPACE")?,
+            var("SIGNALWIRE_PROJECT_ID")?,
+            var("SIGNALWIRE_API_TOKEN")?,
+        );
+        let builder = Client::builder(&space, &project_id, &api_token);
+        Ok(match std::env::var_os("SIGNALWIRE_REST_CA_FILE") {
+            Some(path) if !path.is_empty() => builder.ca_file(path),
+            _ => builder,
+        })
+    }
+
+    /// How many times a failed attempt may be retried (429, 502, 503, 504, or
+    /// a connection that failed before the request was sent); `0` turns
+    /// retries off. Default: [`DEFAULT_RETRIES`] (2).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Trusts the root certificates in this PEM file instead of the built-in
+    /// (Mozilla) roots, for a gateway or test server with its own CA; to
+    /// trust both, put both in the file. An unreadable file, or one without
+    /// a certificate, is an [`Error::Config`] from [`build`](Self::build).
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Limit on one whole call, connecting and reading the body included.
+    /// Default: [`DEFAULT_TIMEOUT`] (30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Limit on establishing the connection (DNS, TCP, TLS).
+    /// Default: [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header. Default: `signalwire-pubsub/VERSION`.
+    pub fn user_agent(mut self, user_agent: &str) -> Self {
+        self.user_agent = Some(user_agent.to_owned());
+        self
+    }
+
+    /// Sends requests through this HTTP(S) CONNECT proxy (`http://host:port`,
+    /// optionally with `user:password@`) instead of the one from the
+    /// environment. SOCKS proxies are refused by [`build`](Self::build).
+    /// Loopback hosts are always reached directly.
+    pub fn proxy(mut self, proxy_url: &str) -> Self {
+        self.proxy = Proxy::Url(proxy_url.to_owned());
+        self
+    }
+
+    /// Connects directly, ignoring `HTTPS_PROXY`, `ALL_PROXY` and the like.
+    ///
+    /// By default the environment's proxy is used, except for loopback
+    /// hosts, which are always reached directly.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = Proxy::Off;
+        self
+    }
+
+    /// Checks the settings and makes the [`Client`]. Nothing is sent.
+    pub fn build(self) -> Result<Client, Error> {
+        let config = |message: &str| Error::Config {
+            message: message.to_owned(),
+            source: None,
+        };
+        let base = parse_space(&self.space)?;
+        if self.project_id.is_empty() || self.project_id.contains(':') {
+            return Err(config(
+                "project_id must be non-empty and must not contain ':'",
+            ));
+        }
+        if self.project_id.chars().any(char::is_control) {
+            return Err(config("project_id must not contain control characters"));
+        }
+        if self.api_token.is_empty() || self.api_token.chars().any(char::is_control) {
+            return Err(config(
+                "api_token must be non-empty, without control characters",
+            ));
+        }
+        if [self.timeout, self.connect_timeout]
+            .iter()
+            .any(|t| *t < MIN_TIMEOUT || *t > MAX_TIMEOUT)
+        {
+            return Err(config(
+                "timeouts must be at least 10 ms and at most a day (86400 s)",
+            ));
+        }
+
+        let urls = Service::ALL.map(|service| format!("{}{}", base.url, service.path()));
+        let [pubsub, chat] = &urls;
+        let (Ok(pubsub), Ok(chat)) = (pubsub.parse::<Uri>(), chat.parse::<Uri>()) else {
+            return Err(config("space does not make a valid URL"));
+        };
+
+        let credentials = format!("{}:{}", self.project_id, self.api_token);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
+            .map_err(|_| config("project_id and api_token make an invalid header"))?;
+        authorization.set_sensitive(true);
+        let secrets = Secrets::new(&self.api_token, &encoded);
+
+        let proxy = match (&self.proxy, base.loopback) {
+            (Proxy::Off, _) | (_, true) => None,
+            (Proxy::FromEnv, false) => ureq::Proxy::try_from_env(),
+            (Proxy::Url(url), false) => {
+                Some(ureq::Proxy::new(url).map_err(|_| config("proxy is not a valid proxy URL"))?)
+            }
+        };
+        // ureq is built without SOCKS support: only HTTP(S) CONNECT proxies work.
+        if let Some(proxy) = &proxy {
+            use ureq::ProxyProtocol::{Http, Https};
+            if !matches!(proxy.protocol(), Http | Https) {
+                return Err(config(
+                    "proxy must be http:// or https:// (SOCKS is not built in); \
+                     no_proxy() ignores the environment's",
+                ));
+            }
+        }
+        let user_agent = self
+            .user_agent
+            .unwrap_or_else(|| concat!("signalwire-pubsub/", env!("CARGO_PKG_VERSION")).into());
+        if user_agent.is_empty()
+            || !user_agent.is_ascii()
+            || HeaderValue::from_str(&user_agent).is_err()
+        {
+            return Err(config("user_agent must be non-empty printable ASCII"));
+        }
+        let builder = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .https_only(!base.loopback)
+            // Servers often close idle connections after 5 s: leave them
+            // before that (a connection closed under a call is retried once).
+            .max_idle_age(Duration::from_secs(4))
+            .timeout_global(Some(self.timeout.saturating_sub(DEADLINE_MARGIN)))
+            .timeout_resolve(Some(self.connect_timeout))
+            .timeout_connect(Some(self.connect_timeout))
+            .user_agent(user_agent)
+            .proxy(proxy);
+        let mut tls = ureq::tls::TlsConfig::builder();
+        #[cfg(feature = "native-tls")]
+        {
+            tls = tls.provider(ureq::tls::TlsProvider::NativeTls);
+        }
+        if let Some(path) = &self.ca_file {
+            tls = tls.root_certs(load_roots(path)?);
+        }
+        let builder = builder.tls_config(tls.build());
+        let agent = ureq::Agent::with_parts(
+            builder.build(),
+            transport::ClientConnector::new(&pubsub),
+            transport::LazyResolver,
+        );
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent,
+                uris: [pubsub, chat],
+                urls,
+                project_id: self.project_id,
+                authorization,
+                secrets,
+                timeout: self.timeout,
+                connect_timeout: self.connect_timeout,
+                retries: self.retries,
+            }),
+        })
+    }
+}
+
+/// The certificates of a PEM file, as the roots to trust.
+fn load_roots(path: &Path) -> Result<ureq::tls::RootCerts, Error> {
+    let config = |why: &str| Error::Config {
+        message: format!("CA file {}: {why}", path.display()),
+        source: None,
+    };
+    let pem = std::fs::read(path).map_err(|e| Error::Config {
+        message: format!("CA file {} cannot be read", path.display()),
+        source: Some(Box::new(e)),
+    })?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|_| config("bad PEM"))? {
+            certs.push(cert);
+        }
+    }
+    if certs.is_empty() {
+        return Err(config("no certificate in it"));
+    }
+    Ok(ureq::tls::RootCerts::new_with_certs(&certs))
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proxy = match self.proxy {
+            Proxy::FromEnv => "from environment",
+            Proxy::Off => "off",
+            Proxy::Url(_) => "custom",
+        };
+        f.debug_struct("ClientBuilder")
+            .field("space", &printable_space(&self.space))
+            .field("project_id", &self.project_id)
+            .field("api_token", &REDACTED)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("proxy", &proxy)
+            .field("retries", &self.retries)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Space parsing: where requests go
+// ---------------------------------------------------------------------------
+
+struct Base {
+    /// `scheme://host[:port][/prefix]`, no trailing slash.
+    url: String,
+    loopback: bool,
+}
+
+fn parse_space(space: &str) -> Result<Base, Error> {
+    let refuse = |why: &str| Error::Config {
+        message: format!(
+            "space {:?} is not a space name, host name or http(s) URL: {why}",
+            printable_space(space)
+        ),
+        source: None,
+    };
+    if let Some(c) = space.chars().find(|c| !is_url_char(*c)) {
+        return Err(refuse(&format!("character {c:?} is not allowed")));
+    }
+    let Some((scheme, rest)) = space.split_once("://") else {
+        // A bare space name or host name: no port, no path.
+        if !is_host_name(space) {
+            return Err(refuse("expected a DNS label or host name"));
+        }
+        let host = space.to_ascii_lowercase();
+        let host = if host.contains('.') {
+            host
+        } else {
+            format!("{host}.signalwire.com")
+        };
+        return Ok(Base {
+            url: format!("https://{host}"),
+            loopback: false,
+        });
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return Err(refuse("the scheme must be https (or http for loopback)"));
+    }
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = split_port(authority).ok_or_else(|| refuse("bad host or port"))?;
+    let loopback = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6
+            .parse::<Ipv6Addr>()
+            .map_err(|_| refuse("bad IPv6 address"))?
+            .is_loopback(),
+        None if !is_host_name(host) => return Err(refuse("bad host name")),
+        None => {
+            host.eq_ignore_ascii_case("localhost")
+                || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        }
+    };
+    if scheme == "http" && !loopback {
+        return Err(refuse("plain http is allowed only for loopback hosts"));
+    }
+    let path = path.trim_end_matches('/');
+    if path
+        .split('/')
+        .skip(1)
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Err(refuse("bad path prefix"));
+    }
+    Ok(Base {
+        url: format!("{scheme}://{}{port}{path}", host.to_ascii_lowercase()),
+        loopback,
+    })
+}
+
+/// The space as it may be printed: whatever precedes an `@` may be user info
+/// (`https://user:secret@host`), so it is left out.
+fn printable_space(space: &str) -> String {
+    let shown = match space.rfind('@') {
+        Some(at) => format!("[redacted]@{}", &space[at + 1..]),
+        None => space.to_owned(),
+    };
+    shown.chars().take(100).collect()
+}
+
+/// Characters that may appear in a space at all: enough for host names, IPv6
+/// literals, ports and simple paths; nothing that starts userinfo, a query,
+/// a fragment or an escape.
+fn is_url_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '~' | ':' | '/' | '[' | ']')
+}
+
+/// A DNS host name: dot-separated labels of letters, digits and inner hyphens.
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Splits `host[:port]` or `[v6][:port]`; the port comes back as `:N` or "".
+fn split_port(authority: &str) -> Option<(&str, String)> {
+    let colon = match authority.rfind(']') {
+        Some(end) => authority[end..].find(':').map(|i| end + i),
+        None => authority.find(':'),
+    };
+    let Some(colon) = colon else {
+        return Some((authority, String::new()));
+    };
+    let port: u16 = authority[colon + 1..].parse().ok().filter(|p| *p != 0)?;
+    if !authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((&authority[..colon], format!(":{port}")))
+}
+
+// ---------------------------------------------------------------------------
+// Retry timing
+// ---------------------------------------------------------------------------
+
+/// Full-jitter exponential backoff before retry number `attempt` (1-based):
+/// a random wait up to `min(cap, base * 2^(attempt - 1))`.
+fn backoff(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling = RETRY_BACKOFF_BASE
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(RETRY_BACKOFF_CAP);
+    // std's RandomState is randomly keyed per thread and per call: enough
+    // randomness to spread clients apart, with no `rand` crate.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let unit = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    ceiling.mul_f64(unit)
+}
+
+/// `Retry-After` as delta-seconds (`120`) or an HTTP date in any of the
+/// three forms of RFC 9110 §5.6.7 (IMF-fixdate `Sun, 06 Nov 1994 08:49:37
+/// GMT`, RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT`, asctime `Sun Nov  6
+/// 08:49:37 1994`), as a wait from `now` (zero for a date in the past).
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Absurdly many seconds are still "longer than the cap".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let parts: Vec<&str> = value.split_ascii_whitespace().collect();
+    let (day, month, year, time) = match parts[..] {
+        // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+        [weekday, day, month, year, time, "GMT"] if weekday.ends_with(',') => {
+            (day, month, year.parse().ok()?, time)
+        }
+        // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+        [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
+            let mut date = date.split('-');
+            let (day, month, yy) = (date.next()?, date.next()?, date.next()?);
+            if date.next().is_some() || yy.len() != 2 {
+                return None;
+            }
+            // Two-digit years: RFC 9110 reads one more than 50 years ahead
+            // as the latest past year with those digits.
+            let yy: i64 = yy.parse().ok()?;
+            let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+            let this_year = 1970 + (secs / 31_556_952) as i64;
+            let mut year = this_year / 100 * 100 + yy;
+            if year > this_year + 50 {
+                year -= 100;
+            } else if year <= this_year - 50 {
+                year += 100;
+            }
+            (day, month, year, time)
+        }
+        // asctime: Sun Nov  6 08:49:37 1994
+        [_weekday, month, day, time, year] => (day, month, year.parse().ok()?, time),
+        _ => return None,
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let day: i64 = day.parse().ok()?;
+    let mut hms = time
+        .split(':')
+        .map(|n| n.parse::<u64>().ok().filter(|n| *n < 61));
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    let valid = (1..=31).contains(&day) && (1970..=9999).contains(&year);
+    if !valid || h > 23 || m > 59 || hms.next().is_some() {
+        return None;
+    }
+    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    // Years 1970..=9999 keep this far from overflow.
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(
+        u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s,
+    ))?;
+    Some(at.duration_since(now).unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------
+// Secrets: server text made printable
+// ---------------------------------------------------------------------------
+
+/// The API token and the Basic credentials, in every form a server, proxy or
+/// gateway may echo them: plain, with `/` escaped as JSON may write it,
+/// percent-encoded, and the base64 without its padding.
+struct Secrets(Vec<String>);
+
+impl Secrets {
+    fn new(api_token: &str, credentials_base64: &str) -> Secrets {
+        let mut forms = Vec::new();
+        for secret in [
+            api_token,
+            credentials_base64,
+            credentials_base64.trim_end_matches('='),
+        ] {
+            forms.push(secret.to_owned());
+            forms.push(secret.replace('/', "\\/"));
+            forms.push(percent_encode(secret));
+        }
+        // Shorter "secrets" (a test's `"t"`) would blank out ordinary words.
+        forms.retain(|s| s.len() >= MIN_SECRET_LEN);
+        // Longest first, so that no shorter form leaves a tail of a longer one.
+        forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        forms.dedup();
+        Secrets(forms)
+    }
+
+    /// Any text a server sent (request id, error message, 422 items, body
+    /// prefix), made safe to print: control characters and Unicode
+    /// format characters (bidirectional overrides, zero-width marks) removed
+    /// (tabs and line breaks become spaces), then every form of the secrets
+    /// replaced by `[redacted]`, then cut to 200 characters.
+    fn printable(&self, text: &str) -> String {
+        let mut clean: String = text
+            .chars()
+            .filter_map(|c| match c {
+                '\t' | '\n' | '\r' => Some(' '),
+                c if c.is_control() || is_format_char(c) => None,
+                c => Some(c),
+            })
+            .collect();
+        for secret in &self.0 {
+            if clean.contains(secret.as_str()) {
+                clean = clean.replace(secret.as_str(), REDACTED);
+            }
+        }
+        match clean.char_indices().nth(SERVER_TEXT_CHARS) {
+            Some((cut, _)) => {
+                clean.truncate(cut);
+                clean.push('…');
+                clean
+            }
+            None => clean,
+        }
+    }
+
+    /// ureq's error as the source of an [`Error::Transport`]; replaced by its
+    /// printable text when its `Display` or `Debug`, or a source's, holds a
+    /// secret or a control character (a proxy's reason phrase, say).
+    fn printable_error(&self, e: ureq::Error) -> Box<dyn std::error::Error + Send + Sync> {
+        let mut shown = format!("{e:?}");
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let _ = write!(chain, ": {cause}");
+            source = cause.source();
+        }
+        shown.push_str(&chain);
+        let printable = self.printable(&shown);
+        if printable.len() == shown.len() && printable == shown {
+            return Box::new(e);
+        }
+        Box::new(Redacted(self.printable(&chain)))
+    }
+}
+
+/// An error's text, made printable (see [`Secrets::printable`]).
+#[derive(Debug)]
+struct Redacted(String);
+
+impl fmt::Display for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Redacted {}
+
+/// Unicode format characters that change how text reads without showing:
+/// bidirectional marks, embeddings, overrides and isolates, zero-width
+/// characters and the byte order mark.
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `text` with every byte but ASCII letters, digits and `-._~` percent-encoded.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
 // Response
 // ---------------------------------------------------------------------------
 
@@ -2359,6 +2284,81 @@ impl std::error::Error for Error {
                 ..
             } => Some(&**source),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_replaces_every_form_of_the_secrets_and_strips_controls() {
+        // base64("p:sec/ret+token-1234") has a `/`, a `+` and padding.
+        let b64 = base64::engine::general_purpose::STANDARD.encode("p:sec/ret+token-1234");
+        let secrets = Secrets::new("sec/ret+token-1234", &b64);
+        let forms = [
+            "sec/ret+token-1234".to_owned(),
+            "sec\\/ret+token-1234".to_owned(),
+            "sec%2Fret%2Btoken-1234".to_owned(),
+            b64.clone(),
+            b64.replace('/', "\\/"),
+            b64.trim_end_matches('=').to_owned(),
+            percent_encode(&b64),
+        ];
+        for form in &forms {
+            // Split by a control character, the secret must not reappear.
+            let (a, b) = form.split_at(3);
+            let text = secrets.printable(&format!("<{a}\u{7}{b}> \u{1b}[2J\u{202e}\t."));
+            assert_eq!(text, "<[redacted]> [2J .", "{form}");
+        }
+        // A ureq error quoting a secret is replaced by its printable text.
+        let quoting = ureq::Error::ConnectProxyFailed(format!("no \u{1b}{b64}"));
+        let shown = secrets.printable_error(quoting);
+        assert_eq!(shown.to_string(), "CONNECT proxy failed: no [redacted]");
+        assert!(!format!("{shown:?}").contains(&b64));
+        // One that does not stays ureq's, for callers to downcast.
+        let plain = secrets.printable_error(ureq::Error::HostNotFound);
+        assert!(plain.downcast_ref::<ureq::Error>().is_some());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_all_three_date_forms() {
+        // 1994-11-06 08:49:37 UTC, the RFC's example.
+        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let now = at - Duration::from_secs(90);
+        for value in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(
+                parse_retry_after(value, now),
+                Some(Duration::from_secs(90)),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        let huge = parse_retry_after("99999999999999999999999", now);
+        assert!(huge > Some(RETRY_AFTER_CAP));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + Duration::from_secs(5)),
+            Some(Duration::ZERO)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-1994 08:49:37 GMT",
+            "Sun Nov  6 25:49:37 1994",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
         }
     }
 }
