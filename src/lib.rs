@@ -688,28 +688,29 @@ impl Map for ErrorBodyBuilder<'_> {
     }
 }
 
+/// The methods of a lenient visitor for values it skips.
+macro_rules! skip_values {
+    ($($method:ident($($arg:ty)?)),*) => {
+        $(fn $method(&mut self $(, _: $arg)?) -> miniserde::Result<()> {
+            Ok(())
+        })*
+    };
+}
+
 /// A slot that keeps a JSON string and skips any other value.
 #[derive(Default)]
 struct Text(Option<String>);
 
 impl Visitor for Text {
-    fn null(&mut self) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn boolean(&mut self, _: bool) -> miniserde::Result<()> {
-        Ok(())
-    }
+    skip_values!(
+        null(),
+        boolean(bool),
+        negative(i64),
+        nonnegative(u64),
+        float(f64)
+    );
     fn string(&mut self, s: &str) -> miniserde::Result<()> {
         self.0 = Some(s.to_owned());
-        Ok(())
-    }
-    fn negative(&mut self, _: i64) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn nonnegative(&mut self, _: u64) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn float(&mut self, _: f64) -> miniserde::Result<()> {
         Ok(())
     }
     fn seq(&mut self) -> miniserde::Result<Box<dyn Seq + '_>> {
@@ -726,24 +727,14 @@ impl Visitor for Text {
 struct Items(Vec<ErrorItem>);
 
 impl Visitor for Items {
-    fn null(&mut self) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn boolean(&mut self, _: bool) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn string(&mut self, _: &str) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn negative(&mut self, _: i64) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn nonnegative(&mut self, _: u64) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn float(&mut self, _: f64) -> miniserde::Result<()> {
-        Ok(())
-    }
+    skip_values!(
+        null(),
+        boolean(bool),
+        string(&str),
+        negative(i64),
+        nonnegative(u64),
+        float(f64)
+    );
     fn seq(&mut self) -> miniserde::Result<Box<dyn Seq + '_>> {
         Ok(Box::new(ItemsBuilder {
             items: &mut self.0,
@@ -787,24 +778,14 @@ impl Seq for ItemsBuilder<'_> {
 struct Item(Option<ErrorItem>);
 
 impl Visitor for Item {
-    fn null(&mut self) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn boolean(&mut self, _: bool) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn string(&mut self, _: &str) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn negative(&mut self, _: i64) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn nonnegative(&mut self, _: u64) -> miniserde::Result<()> {
-        Ok(())
-    }
-    fn float(&mut self, _: f64) -> miniserde::Result<()> {
-        Ok(())
-    }
+    skip_values!(
+        null(),
+        boolean(bool),
+        string(&str),
+        negative(i64),
+        nonnegative(u64),
+        float(f64)
+    );
     fn seq(&mut self) -> miniserde::Result<Box<dyn Seq + '_>> {
         <dyn Visitor>::ignore().seq()
     }
