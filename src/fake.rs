@@ -1,11 +1,17 @@
-//! An offline stand-in for `POST /api/pubsub/tokens`, for tests, demos and offline use.
+//! An offline stand-in for `POST /api/pubsub/tokens` and `POST /api/chat/tokens`,
+//! for tests, demos and offline use.
 //!
-//! [`FakeServer`] is a small HTTP server on `127.0.0.1` (random port). It checks
-//! Basic auth, validates the JSON body against the published rules (returning
-//! SignalWire-shaped `400`, `401`, `404` and `422` errors) and mints JWT-shaped
-//! tokens. It never calls the rest of this crate, so the client and the fake check
-//! each other. Use [`FakeServer::respond_next`] to script a reply (a `429`, a `500`,
-//! a malformed body, ...) for the next request.
+//! [`FakeServer`] is a small HTTP server on `127.0.0.1` (random port) that serves
+//! both endpoints. It checks Basic auth, checks that its API token has the scope
+//! of the endpoint called (PubSub, Chat or both: see
+//! [`FakeServer::start_with_scopes`]), validates the JSON body against the
+//! published rules (Chat adds one: no channel name may start with `sw_`),
+//! returning SignalWire-shaped `400`, `401`, `403`, `404` and `422` errors, and
+//! mints JWT-shaped tokens. Its rules are its own code, written from the specs:
+//! it never calls the client's validation, so the client and the fake check each
+//! other. It records every request (with the path it used) and every token it
+//! minted (with its kind). Use [`FakeServer::respond_next`] to script a reply (a
+//! `429`, a `500`, a malformed body, ...) for the next request.
 //!
 //! ```rust
 //! use signalwire_pubsub::fake::{FakeResponse, FakeServer};
@@ -25,6 +31,22 @@
 //! assert_eq!(server.requests()[0].path, "/api/pubsub/tokens");
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! An API token with the PubSub scope only, as SignalWire's dashboard allows:
+//!
+//! ```rust
+//! use signalwire_pubsub::{fake::FakeServer, Client, Error, Service, TokenRequest};
+//!
+//! let server = FakeServer::start_with_scopes("project", "secret", &[Service::PubSub])?;
+//! let client = Client::new(&server.url(), "project", "secret").unwrap();
+//! let request = TokenRequest::new(15).read("lobby");
+//! assert!(client.create_token(&request).is_ok());
+//! let refused = client.create_chat_token(&request);
+//! assert!(matches!(refused, Err(Error::Forbidden(_))));
+//! assert_eq!(server.tokens_issued_for(Service::PubSub).len(), 1);
+//! assert!(server.tokens_issued_for(Service::Chat).is_empty());
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -40,7 +62,14 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const TOKENS_PATH: &str = "/api/pubsub/tokens";
+use crate::Service;
+
+// The fake's own copies of the paths and the Chat rule (from the specs), so that
+// it checks the client rather than agreeing with it by construction.
+const PUBSUB_PATH: &str = "/api/pubsub/tokens";
+const CHAT_PATH: &str = "/api/chat/tokens";
+/// Chat channel names must not start with this (`chat-tokens.openapi.yaml`).
+const CHAT_RESERVED: &str = "sw_";
 const MAX_BODY: usize = 1024 * 1024;
 const MAX_TTL: u64 = 43_200;
 const MAX_CHANNELS: usize = 500;
@@ -53,7 +82,8 @@ const DROP_GRACE: Duration = Duration::from_secs(1);
 
 static NEXT_REQUEST_ID: AtomicU64 = AtomicU64::new(1);
 
-/// A fake PubSub token endpoint running on a background thread; stopped on drop.
+/// A fake PubSub and Chat token endpoint running on a background thread;
+/// stopped on drop.
 pub struct FakeServer {
     shared: Arc<Shared>,
     /// The server thread holds the only strong reference: the listener closes when it ends.
@@ -65,6 +95,8 @@ pub struct FakeServer {
 struct Shared {
     /// `project_id:api_token`, the decoded Basic credentials the fake accepts.
     credentials: String,
+    /// The kinds of token the API token may mint.
+    scopes: Vec<Service>,
     state: Mutex<State>,
 }
 
@@ -73,7 +105,7 @@ struct State {
     requests: Vec<RecordedRequest>,
     scripted: VecDeque<FakeResponse>,
     injected: Option<Injector>,
-    tokens: Vec<String>,
+    tokens: Vec<(Service, String)>,
 }
 
 impl Shared {
@@ -84,15 +116,29 @@ impl Shared {
 
 impl FakeServer {
     /// Starts on `127.0.0.1:0` in a background thread; Basic auth is checked against
-    /// `project_id` (user) and `api_token` (password). Fails only if the port cannot be
-    /// bound or the thread cannot be spawned.
+    /// `project_id` (user) and `api_token` (password), and the API token has both
+    /// scopes (PubSub and Chat). Fails only if the port cannot be bound or the
+    /// thread cannot be spawned.
     pub fn start(project_id: &str, api_token: &str) -> io::Result<FakeServer> {
+        Self::start_with_scopes(project_id, api_token, &Service::ALL)
+    }
+
+    /// Like [`start`](Self::start), for an API token that has only the scopes
+    /// in `scopes`: a well-authenticated request to the endpoint of a kind not
+    /// in it gets `403 {"error":"Forbidden"}`, as from SignalWire (checked after
+    /// auth, before the body). An empty `scopes` forbids both.
+    pub fn start_with_scopes(
+        project_id: &str,
+        api_token: &str,
+        scopes: &[Service],
+    ) -> io::Result<FakeServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let server = tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?;
         let server = Arc::new(server);
         let shared = Arc::new(Shared {
             credentials: format!("{project_id}:{api_token}"),
+            scopes: scopes.to_vec(),
             state: Mutex::default(),
         });
         let (weak, thread_shared) = (Arc::downgrade(&server), Arc::clone(&shared));
@@ -151,9 +197,20 @@ impl FakeServer {
         });
     }
 
-    /// The tokens minted so far, in order (to check that they are never logged).
+    /// The tokens minted so far, of both kinds, in order (to check that they
+    /// are never logged).
     pub fn tokens_issued(&self) -> Vec<String> {
-        self.shared.lock().tokens.clone()
+        let state = self.shared.lock();
+        state.tokens.iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    /// The tokens of one kind minted so far, in order.
+    pub fn tokens_issued_for(&self, service: Service) -> Vec<String> {
+        let state = self.shared.lock();
+        (state.tokens.iter())
+            .filter(|(kind, _)| *kind == service)
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 }
 
@@ -221,6 +278,7 @@ impl fmt::Debug for FakeServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FakeServer")
             .field("url", &self.url())
+            .field("scopes", &self.shared.scopes)
             .field("request_count", &self.request_count())
             .finish()
     }
@@ -247,6 +305,21 @@ impl RecordedRequest {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name));
         found.map(|(_, value)| value.as_str())
+    }
+
+    /// The kind of token this request was for, when it used one of the two
+    /// token paths exactly (no query string).
+    pub fn service(&self) -> Option<Service> {
+        service_at(&self.path)
+    }
+}
+
+/// Which endpoint `path` is, with the fake's own copies of the paths.
+fn service_at(path: &str) -> Option<Service> {
+    match path {
+        PUBSUB_PATH => Some(Service::PubSub),
+        CHAT_PATH => Some(Service::Chat),
+        _ => None,
     }
 }
 
@@ -352,14 +425,17 @@ fn answer(
     request: &RecordedRequest,
     body: Option<&[u8]>,
 ) -> FakeResponse {
-    if request.path != TOKENS_PATH {
+    let Some(service) = service_at(&request.path) else {
         return api_error(404, "Not Found");
-    }
+    };
     if request.method != "POST" {
         return api_error(405, "Method Not Allowed");
     }
     if !authorized(request.header("authorization"), &shared.credentials) {
         return api_error(401, "Unauthorized");
+    }
+    if !shared.scopes.contains(&service) {
+        return api_error(403, "Forbidden");
     }
     let parsed = body
         .and_then(|b| std::str::from_utf8(b).ok())
@@ -367,7 +443,7 @@ fn answer(
     let Some(Value::Object(fields)) = parsed else {
         return api_error(400, "Bad Request");
     };
-    let problems = validate(&fields);
+    let problems = validate(&fields, service);
     if !problems.is_empty() {
         return api_response(422, &errors_body(&problems));
     }
@@ -378,7 +454,7 @@ fn answer(
         Some(Value::String(id)) => id.clone(),
         _ => uuid_like(),
     };
-    let token = mint(shared, addr, *ttl, member_id);
+    let token = mint(shared, addr, service, *ttl, member_id);
     api_response(200, &object([("token", string(token))]))
 }
 
@@ -432,8 +508,8 @@ impl Problems {
     }
 }
 
-/// Checks a token request body against the rules of the spec.
-fn validate(body: &Object) -> Vec<Problem> {
+/// Checks a token request body against the rules of `service`'s spec.
+fn validate(body: &Object, service: Service) -> Vec<Problem> {
     let mut problems = Problems::default();
     match body.get("ttl") {
         None => problems.add(MISSING, "ttl", "ttl is required"),
@@ -442,7 +518,7 @@ fn validate(body: &Object) -> Vec<Problem> {
     }
     match body.get("channels") {
         None => problems.add(MISSING, "channels", "channels is required"),
-        Some(Value::Object(channels)) => validate_channels(channels, &mut problems),
+        Some(Value::Object(channels)) => validate_channels(channels, service, &mut problems),
         Some(_) => problems.add(NOT_A_HASH, "channels", "channels must be an object"),
     }
     match body.get("member_id") {
@@ -468,7 +544,7 @@ fn validate(body: &Object) -> Vec<Problem> {
     problems.0
 }
 
-fn validate_channels(channels: &Object, problems: &mut Problems) {
+fn validate_channels(channels: &Object, service: Service, problems: &mut Problems) {
     if channels.is_empty() {
         problems.add(INVALID, "channels", "channels must not be empty");
     }
@@ -483,6 +559,10 @@ fn validate_channels(channels: &Object, problems: &mut Problems) {
         } else if length > MAX_NAME_CHARS {
             let message = format!("a channel name has {length} characters, the maximum is 250");
             problems.add("channel_name_size_limit_exceeded", "channels", message);
+        }
+        if service == Service::Chat && name.starts_with(CHAT_RESERVED) {
+            let message = format!("channel {name:?}: Chat channel names must not start with `sw_`");
+            problems.add(INVALID, "channels", message);
         }
         let Value::Object(access) = access else {
             let message = format!("channel {name:?} must be an object");
@@ -517,7 +597,13 @@ fn errors_body(problems: &[Problem]) -> Value {
 }
 
 /// Mints and records a unique JWT-shaped token (the signature is just random bytes).
-fn mint(shared: &Shared, addr: SocketAddr, ttl: u64, member_id: String) -> String {
+fn mint(
+    shared: &Shared,
+    addr: SocketAddr,
+    service: Service,
+    ttl: u64,
+    member_id: String,
+) -> String {
     let mut state = shared.lock();
     let serial = state.tokens.len() as u64 + 1;
     let now = SystemTime::now()
@@ -539,7 +625,7 @@ fn mint(shared: &Shared, addr: SocketAddr, ttl: u64, member_id: String) -> Strin
     let token = [header.as_bytes(), payload.as_bytes(), &signature]
         .map(|part| URL_SAFE_NO_PAD.encode(part))
         .join(".");
-    state.tokens.push(token.clone());
+    state.tokens.push((service, token.clone()));
     token
 }
 
@@ -806,12 +892,20 @@ mod tests {
 
     const CHANNELS: &str = r#""channels":{"a":{"read":true}}"#;
 
-    /// The codes `validate` reports for the JSON object with these `fields`.
-    fn codes(fields: &str) -> Vec<&'static str> {
+    /// The (code, attribute) pairs `validate` reports for `service` and the JSON
+    /// object with these `fields`.
+    fn problems(service: Service, fields: &str) -> Vec<(&'static str, &'static str)> {
         let Ok(Value::Object(body)) = json::from_str(&format!("{{{fields}}}")) else {
             panic!("not an object: {fields}")
         };
-        validate(&body).iter().map(|p| p.code).collect()
+        let found = validate(&body, service);
+        found.iter().map(|p| (p.code, p.attribute)).collect()
+    }
+
+    /// The codes `validate` reports for PubSub and the JSON object with these `fields`.
+    fn codes(fields: &str) -> Vec<&'static str> {
+        let found = problems(Service::PubSub, fields);
+        found.into_iter().map(|(code, _)| code).collect()
     }
 
     #[test]
@@ -895,7 +989,7 @@ mod tests {
         let Ok(Value::Object(body)) = json::from_str(body) else {
             panic!()
         };
-        let problems = validate(&body);
+        let problems = validate(&body, Service::PubSub);
         let found: Vec<_> = problems.iter().map(|p| (p.code, p.attribute)).collect();
         let expected = [
             ("invalid_parameter", "ttl"),
@@ -930,17 +1024,17 @@ mod tests {
         let [good, bad] =
             ["proj:tok", "proj:nope"].map(|c| format!("Basic {}", STANDARD.encode(c)));
 
-        let unauthorized = send(&server, TOKENS_PATH, &bad, body);
+        let unauthorized = send(&server, PUBSUB_PATH, &bad, body);
         assert!(unauthorized.starts_with("HTTP/1.1 401"), "{unauthorized}");
         assert!(unauthorized.ends_with(r#"{"error":"Unauthorized"}"#));
         assert!(send(&server, "/api/pubsub/tokens?x=1", &good, body).starts_with("HTTP/1.1 404"));
-        assert!(send(&server, TOKENS_PATH, &good, "[]").starts_with("HTTP/1.1 400"));
-        assert!(send(&server, TOKENS_PATH, &good, r#"{"ttl":15}"#).starts_with("HTTP/1.1 422"));
+        assert!(send(&server, PUBSUB_PATH, &good, "[]").starts_with("HTTP/1.1 400"));
+        assert!(send(&server, PUBSUB_PATH, &good, r#"{"ttl":15}"#).starts_with("HTTP/1.1 422"));
         server.respond_next(FakeResponse::new(503).header("Retry-After", "2"));
         let scripted = send(&server, "/anything", "", "");
         assert!(scripted.starts_with("HTTP/1.1 503") && scripted.contains("Retry-After: 2"));
 
-        let ok = send(&server, TOKENS_PATH, &good, body);
+        let ok = send(&server, PUBSUB_PATH, &good, body);
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         assert!(ok.contains("x-request-id: fake-req-") && ok.contains("application/json"));
         let tokens = server.tokens_issued();
@@ -966,6 +1060,83 @@ mod tests {
             TcpStream::connect(addr).is_err(),
             "still listening after drop"
         );
+    }
+
+    #[test]
+    fn chat_reserves_the_sw_prefix() {
+        let channel = |name: &str| format!(r#""ttl":15,"channels":{{"{name}":{{"read":true}}}}"#);
+        let reserved = [("invalid_parameter", "channels")];
+        for name in ["sw_", "sw_system"] {
+            assert_eq!(problems(Service::Chat, &channel(name)), reserved, "{name}");
+            assert!(
+                problems(Service::PubSub, &channel(name)).is_empty(),
+                "{name}"
+            );
+        }
+        for name in ["sw", "swx", "SW_x", "a_sw_", "_sw_"] {
+            assert!(problems(Service::Chat, &channel(name)).is_empty(), "{name}");
+        }
+        // One item for several reserved names, after the other rules.
+        let body = r#""ttl":0,"channels":{"sw_a":{"read":true},"sw_b":{}}"#;
+        let expected = [
+            ("invalid_parameter", "ttl"),
+            ("invalid_parameter", "channels"),
+            ("channel_has_missing_properties", "channels"),
+        ];
+        assert_eq!(problems(Service::Chat, body), expected);
+    }
+
+    #[test]
+    fn serves_chat_with_its_rule_and_scope() {
+        let full = FakeServer::start("proj", "tok").expect("start");
+        let pubsub_only =
+            FakeServer::start_with_scopes("proj", "tok", &[Service::PubSub]).expect("start");
+        let good = format!("Basic {}", STANDARD.encode("proj:tok"));
+        let bad = format!("Basic {}", STANDARD.encode("proj:nope"));
+        let body = r#"{"ttl":15,"channels":{"a":{"read":true}}}"#;
+        let reserved = r#"{"ttl":15,"channels":{"sw_a":{"read":true}}}"#;
+
+        let chat = send(&full, CHAT_PATH, &good, body);
+        assert!(chat.starts_with("HTTP/1.1 200"), "{chat}");
+        let refused = send(&full, CHAT_PATH, &good, reserved);
+        assert!(refused.starts_with("HTTP/1.1 422"), "{refused}");
+        let item = r#""attribute":"channels","code":"invalid_parameter","message":"channel \"sw_a\": Chat channel names must not start with `sw_`""#;
+        assert!(refused.contains(item), "{refused}");
+        assert!(send(&full, PUBSUB_PATH, &good, reserved).starts_with("HTTP/1.1 200"));
+        assert!(send(&full, "/api/chat/tokens/", &good, body).starts_with("HTTP/1.1 404"));
+
+        // Auth first, then the scope, then the body.
+        let forbidden = send(&pubsub_only, CHAT_PATH, &good, "not json");
+        assert!(forbidden.starts_with("HTTP/1.1 403"), "{forbidden}");
+        assert!(
+            forbidden.ends_with(r#"{"error":"Forbidden"}"#),
+            "{forbidden}"
+        );
+        assert!(send(&pubsub_only, CHAT_PATH, &bad, body).starts_with("HTTP/1.1 401"));
+        assert!(send(&pubsub_only, PUBSUB_PATH, &good, body).starts_with("HTTP/1.1 200"));
+        let none = FakeServer::start_with_scopes("proj", "tok", &[]).expect("start");
+        for path in [PUBSUB_PATH, CHAT_PATH] {
+            assert!(send(&none, path, &good, body).starts_with("HTTP/1.1 403"));
+        }
+
+        // Paths and kinds are recorded.
+        let kinds: Vec<_> = full.requests().iter().map(|r| r.service()).collect();
+        let (c, p) = (Some(Service::Chat), Some(Service::PubSub));
+        assert_eq!(kinds, [c, c, p, None]);
+        assert_eq!(full.requests()[0].path, CHAT_PATH);
+        let [chat_tokens, pubsub_tokens] =
+            [Service::Chat, Service::PubSub].map(|s| full.tokens_issued_for(s));
+        assert_eq!((chat_tokens.len(), pubsub_tokens.len()), (1, 1));
+        assert_eq!(
+            full.tokens_issued(),
+            [&chat_tokens[..], &pubsub_tokens[..]].concat()
+        );
+        assert!(chat.ends_with(&format!(r#"{{"token":"{}"}}"#, chat_tokens[0])));
+        assert_eq!(
+            pubsub_only.tokens_issued_for(Service::Chat),
+            Vec::<String>::new()
+        );
+        assert!(format!("{pubsub_only:?}").contains("scopes: [PubSub]"));
     }
 
     #[test]
