@@ -661,7 +661,7 @@ fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
 }
 
 /// A connection-level misbehaviour, played by a [`FaultServer`] on every
-/// connection after it has read the whole request.
+/// connection after it has read a whole request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -801,7 +801,9 @@ impl fmt::Debug for FaultServer {
 
 /// The list of connections, poisoned or not.
 fn lock_connections<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 const TOKEN_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"token\":\"a.b.c\"}";
