@@ -111,11 +111,15 @@ fn no_secret_on_either_path() {
     let good = TokenRequest::new(15).read("lobby");
     let auth = expected_authorization();
     let b64 = auth.trim_start_matches("Basic ");
-    let port = common::closed_port();
-    let refused = Client::builder(&format!("http://127.0.0.1:{port}"), PROJECT, API_TOKEN)
-        .retries(0)
-        .build()
-        .unwrap();
+    let port = common::refused_port();
+    let refused = Client::builder(
+        &format!("http://127.0.0.1:{}", port.port),
+        PROJECT,
+        API_TOKEN,
+    )
+    .retries(0)
+    .build()
+    .unwrap();
 
     for service in Service::ALL {
         let token = client.mint(service, &good).unwrap();

@@ -180,8 +180,8 @@ fn api_failure_exits_1_without_secrets() {
     assert!(out.stdout.is_empty());
 
     // A transport failure also exits 1.
-    let port = common::closed_port();
-    let space = format!("http://127.0.0.1:{port}");
+    let port = common::refused_port();
+    let space = format!("http://127.0.0.1:{}", port.port);
     let out = run(
         &[],
         &[

@@ -77,12 +77,6 @@ pub fn refused_port() -> RefusedPort {
     }
 }
 
-/// Deprecated: racy (bind, then release); use [`refused_port`].
-pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
 /// A loopback server for tests: accepts on its own thread and runs `serve`
 /// for each connection on a thread of its own. Dropping it stops accepting,
 /// shuts every connection down and joins every thread, so nothing of it
