@@ -575,11 +575,19 @@ struct ErrorBody {
     errors: Vec<ErrorItem>,
 }
 
+/// `bytes` without the JSON whitespace (space, tab, line feed, carriage
+/// return) around them; unlike `trim_ascii`, a form feed stays.
+fn trim_json_whitespace(bytes: &[u8]) -> &[u8] {
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let start = bytes.iter().position(|b| !is_ws(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !is_ws(b)).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
 fn decode_token(body: &[u8]) -> Result<String, &'static str> {
     // What the API sends, `{"token":"…"}` with nothing to unescape, is
     // sliced out; anything else goes through the parser.
-    if let Some(inner) = body
-        .trim_ascii()
+    if let Some(inner) = trim_json_whitespace(body)
         .strip_prefix(b"{\"token\":\"")
         .and_then(|rest| rest.strip_suffix(b"\"}"))
     {
