@@ -1,25 +1,25 @@
 //! Proxies: an HTTP CONNECT proxy is used for non-loopback hosts and never
 //! sees the `Authorization` header; SOCKS proxies are refused up front.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::sync::mpsc;
 
+use common::TestServer;
 use signalwire_pubsub::{Client, ClientBuilder, Error, TokenRequest};
 
-/// A proxy that records the head of the first request it gets, then closes.
-fn recording_proxy() -> (String, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+/// A proxy that records the head of each request it gets, then closes.
+fn recording_proxy() -> (TestServer, mpsc::Receiver<String>) {
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    let tx = std::sync::Mutex::new(tx);
+    let proxy = TestServer::start(move |stream| {
         let mut head = String::new();
         let mut reader = BufReader::new(stream);
         while reader.read_line(&mut head).unwrap_or(0) > 2 && !head.ends_with("\r\n\r\n") {}
-        tx.send(head).unwrap();
+        let _ = tx.lock().unwrap().send(head);
     });
-    (url, rx)
+    (proxy, rx)
 }
 
 fn mint(builder: ClientBuilder) -> Error {
@@ -32,8 +32,9 @@ fn mint(builder: ClientBuilder) -> Error {
 #[test]
 fn requests_go_through_an_explicit_http_proxy() {
     let (proxy, seen) = recording_proxy();
+    let url = format!("http://{}", proxy.addr);
     let builder =
-        Client::builder("https://example.invalid", "project", "proxy-test-secret").proxy(&proxy);
+        Client::builder("https://example.invalid", "project", "proxy-test-secret").proxy(&url);
     let err = mint(builder);
     let head = seen.recv().unwrap();
     assert!(
