@@ -41,7 +41,7 @@ Mints a SignalWire PubSub token, or with --chat a Chat token, and prints it on s
   --json                 print {\"expires_at\":...,\"token\":...} instead of the bare token
   --timeout SECONDS      limit on the whole call, retries included, 0.01 to 86400
                          (default 30)
-  --retries N            retries of 429, 502, 503, 504 and refused connections (default 2)
+  --retries N            retries of 408, 429, 502-504 and unsent attempts (default 2)
   --fake                 mint from the built-in fake server even if SIGNALWIRE_* are set
   --help                 this text
   --                     ends the options (no operand may follow)

@@ -120,7 +120,7 @@ impl FakeServer {
     /// scopes (PubSub and Chat). Fails only if the port cannot be bound or the
     /// thread cannot be spawned.
     pub fn start(project_id: &str, api_token: &str) -> io::Result<FakeServer> {
-        Self::start_with_scopes(project_id, api_token, &Service::ALL)
+        Self::start_with_scopes(project_id, api_token, Service::ALL)
     }
 
     /// Like [`start`](Self::start), for an API token that has only the scopes

@@ -25,8 +25,8 @@
 //! - Every failure is a variant of one [`Error`] enum a caller can match on.
 //! - No secret (API token, `Authorization` header, minted token) appears in
 //!   any `Debug`, `Display` or error text.
-//! - Retries done right, decided by how far a failed attempt got: 429, 502,
-//!   503, 504 and attempts that sent nothing are retried, a kept-alive
+//! - Retries done right, decided by how far a failed attempt got: 408, 429,
+//!   502, 503, 504 and attempts that sent nothing are retried, a kept-alive
 //!   connection the server had closed is retried once at once, nothing else
 //!   that may have minted a token; full-jitter backoff or the server's
 //!   `Retry-After`, and never past the call's overall timeout.
@@ -142,10 +142,12 @@ pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 
 /// No retry starts with less than this left of the overall timeout.
 const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
-/// ureq's budget is this much short of the call's deadline: its socket
-/// timeouts are rounded up to the millisecond, and ureq starts its clock a
-/// little after the call's.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(2);
+/// ureq's budget for an attempt is this much short of the call's deadline (a
+/// tenth of the timeout at most): the transport rounds socket timeouts up to
+/// the millisecond, the kernel rounds them up to its timer tick (4 ms at
+/// HZ=250, 10 ms at HZ=100), and ureq starts its clock a little after the
+/// call's.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
 
 const REDACTED: &str = "[redacted]";
 /// Longest server text kept (request id, messages, body prefix), in characters.
@@ -172,8 +174,8 @@ pub enum Service {
 pub const CHAT_RESERVED_PREFIX: &str = "sw_";
 
 impl Service {
-    /// Both services.
-    pub const ALL: [Service; 2] = [Service::PubSub, Service::Chat];
+    /// Every service (a minor release may add one).
+    pub const ALL: &'static [Service] = &[Service::PubSub, Service::Chat];
 
     /// The endpoint's path, e.g. `/api/pubsub/tokens`.
     pub const fn path(self) -> &'static str {
@@ -855,7 +857,7 @@ pub struct Client {
 
 struct Inner {
     agent: ureq::Agent,
-    /// The endpoint of each [`Service`], in the order of [`Service::ALL`].
+    /// The endpoint of each [`Service`], indexed by it.
     uris: [Uri; 2],
     urls: [String; 2],
     project_id: String,
@@ -864,6 +866,8 @@ struct Inner {
     /// credentials; replaced wherever server text is kept.
     secrets: Secrets,
     timeout: Duration,
+    /// How much shorter than the time left ureq's budget is.
+    margin: Duration,
     connect_timeout: Duration,
     retries: u32,
 }
@@ -947,7 +951,7 @@ impl Client {
             // ureq gets the time left, less a millisecond: socket timeouts
             // are rounded up to the millisecond below it.
             let left = deadline.saturating_duration_since(Instant::now());
-            let budget = left.saturating_sub(DEADLINE_MARGIN);
+            let budget = left.saturating_sub(self.inner.margin);
             let (err, stage) =
                 match self.attempt(service, &body, request, budget, attempts, fresh_connection) {
                     Ok(token) => return Ok(token),
@@ -1010,7 +1014,9 @@ impl Client {
             let err = self.timeout_error(false, attempts, false);
             return Err((err, Stage::NotSent));
         }
-        transport::start_attempt();
+        // Nothing of the attempt (a proxy's CONNECT, a TLS handshake) may
+        // outlast ureq's budget and the transport's rounding.
+        transport::start_attempt(Instant::now() + budget + Duration::from_millis(1));
         let sent_at = SystemTime::now();
         let response = builder
             .header(header::AUTHORIZATION, inner.authorization.clone())
@@ -1263,9 +1269,9 @@ impl ClientBuilder {
         })
     }
 
-    /// How many times a failed attempt may be retried (429, 502, 503, 504, or
-    /// a connection that failed before the request was sent); `0` turns
-    /// retries off. Default: [`DEFAULT_RETRIES`] (2).
+    /// How many times a failed attempt may be retried (408, 429, 502, 503,
+    /// 504, or an attempt that failed before the request was sent; see
+    /// [`Error::is_retryable`]); `0` turns retries off. Default: [`DEFAULT_RETRIES`] (2).
     pub fn retries(mut self, retries: u32) -> Self {
         self.retries = retries;
         self
@@ -1347,7 +1353,8 @@ impl ClientBuilder {
             ));
         }
 
-        let urls = Service::ALL.map(|service| format!("{}{}", base.url, service.path()));
+        let urls = [Service::PubSub, Service::Chat]
+            .map(|service| format!("{}{}", base.url, service.path()));
         let [pubsub, chat] = &urls;
         let (Ok(pubsub), Ok(chat)) = (pubsub.parse::<Uri>(), chat.parse::<Uri>()) else {
             return Err(config("space does not make a valid URL"));
@@ -1386,6 +1393,7 @@ impl ClientBuilder {
         {
             return Err(config("user_agent must be non-empty printable ASCII"));
         }
+        let margin = DEADLINE_MARGIN.min(self.timeout / 10);
         let builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -1393,7 +1401,7 @@ impl ClientBuilder {
             // Servers often close idle connections after 5 s: leave them
             // before that (a connection closed under a call is retried once).
             .max_idle_age(Duration::from_secs(4))
-            .timeout_global(Some(self.timeout.saturating_sub(DEADLINE_MARGIN)))
+            .timeout_global(Some(self.timeout - margin))
             .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(user_agent)
@@ -1422,6 +1430,7 @@ impl ClientBuilder {
                 authorization,
                 secrets,
                 timeout: self.timeout,
+                margin,
                 connect_timeout: self.connect_timeout,
                 retries: self.retries,
             }),
@@ -1682,20 +1691,25 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// The API token and the Basic credentials, in every form a server, proxy or
 /// gateway may echo them: plain, with `/` escaped as JSON may write it,
-/// percent-encoded, and the base64 without its padding.
+/// percent-encoded (upper- or lowercase hex), and the base64 also without its
+/// padding and in the URL-safe alphabet.
 struct Secrets(Vec<String>);
 
 impl Secrets {
     fn new(api_token: &str, credentials_base64: &str) -> Secrets {
+        let url_safe = credentials_base64.replace('+', "-").replace('/', "_");
         let mut forms = Vec::new();
         for secret in [
             api_token,
             credentials_base64,
             credentials_base64.trim_end_matches('='),
+            &url_safe,
+            url_safe.trim_end_matches('='),
         ] {
             forms.push(secret.to_owned());
             forms.push(secret.replace('/', "\\/"));
-            forms.push(percent_encode(secret));
+            forms.push(percent_encode(secret, true));
+            forms.push(percent_encode(secret, false));
         }
         // Shorter "secrets" (a test's `"t"`) would blank out ordinary words.
         forms.retain(|s| s.len() >= MIN_SECRET_LEN);
@@ -1711,6 +1725,20 @@ impl Secrets {
     /// (tabs and line breaks become spaces), then every form of the secrets
     /// replaced by `[redacted]`, then cut to 200 characters.
     fn printable(&self, text: &str) -> String {
+        let mut clean = self.clean(text);
+        match clean.char_indices().nth(SERVER_TEXT_CHARS) {
+            Some((cut, _)) => {
+                clean.truncate(cut);
+                clean.push('…');
+                clean
+            }
+            None => clean,
+        }
+    }
+
+    /// `text` without control and format characters and with the secrets
+    /// replaced, whole.
+    fn clean(&self, text: &str) -> String {
         let mut clean: String = text
             .chars()
             .filter_map(|c| match c {
@@ -1724,14 +1752,7 @@ impl Secrets {
                 clean = clean.replace(secret.as_str(), REDACTED);
             }
         }
-        match clean.char_indices().nth(SERVER_TEXT_CHARS) {
-            Some((cut, _)) => {
-                clean.truncate(cut);
-                clean.push('…');
-                clean
-            }
-            None => clean,
-        }
+        clean
     }
 
     /// ureq's error as the source of an [`Error::Transport`]; replaced by its
@@ -1746,8 +1767,7 @@ impl Secrets {
             source = cause.source();
         }
         shown.push_str(&chain);
-        let printable = self.printable(&shown);
-        if printable.len() == shown.len() && printable == shown {
+        if self.clean(&shown) == shown {
             return Box::new(e);
         }
         Box::new(Redacted(self.printable(&chain)))
@@ -1773,14 +1793,17 @@ fn is_format_char(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
-/// `text` with every byte but ASCII letters, digits and `-._~` percent-encoded.
-fn percent_encode(text: &str) -> String {
+/// `text` with every byte but ASCII letters, digits and `-._~`
+/// percent-encoded, in upper- or lowercase hex.
+fn percent_encode(text: &str, upper: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
-        } else {
+        } else if upper {
             let _ = write!(out, "%{b:02X}");
+        } else {
+            let _ = write!(out, "%{b:02x}");
         }
     }
     out
@@ -2136,9 +2159,10 @@ impl Error {
     }
 
     /// Whether the client retries this error (with backoff, within its
-    /// retries and deadline): 429, 502, 503, 504, and a failure before any
-    /// byte of the request was sent, except the two known to be permanent:
-    /// a host name that resolved to no address, and a TLS handshake that
+    /// retries and deadline): 408 (the server did not get the whole request,
+    /// RFC 9110 §15.5.9), 429, 502, 503, 504, and a failure before any byte
+    /// of the request was sent, except the two known to be permanent: a host
+    /// name whose lookup succeeded with no address, and a TLS handshake that
     /// failed on the certificate or the protocol ([`TransportKind::Tls`]).
     /// (A 502 or 504 from a gateway may hide a token minted upstream; it
     /// then goes unused.) The one immediate retry of a kept-alive connection
@@ -2147,6 +2171,7 @@ impl Error {
         match self {
             Error::RateLimited(_) => true,
             Error::Server(api) => matches!(api.status, 502..=504),
+            Error::UnexpectedStatus(api) => api.status == 408,
             Error::Transport {
                 request_sent: false,
                 kind,
@@ -2296,7 +2321,9 @@ mod tests {
             b64.clone(),
             b64.replace('/', "\\/"),
             b64.trim_end_matches('=').to_owned(),
-            percent_encode(&b64),
+            percent_encode(&b64, true),
+            percent_encode(&b64, false),
+            b64.replace('+', "-").replace('/', "_"),
         ];
         for form in &forms {
             // Split by a control character, the secret must not reappear.

@@ -31,7 +31,8 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, TcpConnector,
+    Transport,
 };
 use ureq::{Error, Timeout};
 
@@ -101,11 +102,14 @@ thread_local! {
     // thread aside, which does not touch this), so the attempt under way on
     // this thread is the one to record.
     static PROGRESS: Cell<Progress> = const { Cell::new(Progress::NEW) };
+    // When the attempt under way on this thread must have ended.
+    static END: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Starts recording a new attempt on this thread.
-pub(crate) fn start_attempt() {
+/// Starts recording a new attempt on this thread, which must end by `end`.
+pub(crate) fn start_attempt(end: Instant) {
     PROGRESS.with(|p| p.set(Progress::NEW));
+    END.with(|e| e.set(Some(end)));
 }
 
 /// How far the attempt under way on this thread got.
@@ -138,25 +142,117 @@ impl Resolver for LazyResolver {
     }
 }
 
-/// The agent's connector: ureq's own chain (TCP, CONNECT proxy, TLS), which
-/// only runs when a new connection is needed. It resolves the host first
-/// (ureq's resolver, the resolve timeout) and wraps connections to `host`
-/// in [`OneWrite`].
+/// The agent's connector, which only runs when a new connection is needed.
+/// It resolves the host first (ureq's resolver, the resolve timeout), runs
+/// ureq's own connectors (CONNECT proxy, TCP, TLS) with [`AttemptDeadline`]
+/// over the TCP connection, and wraps connections to `host` in [`OneWrite`].
+/// (ureq's default chain is the same, less the SOCKS warning this crate does
+/// not need: it refuses SOCKS proxies.)
 #[derive(Debug)]
 pub(crate) struct ClientConnector {
-    chain: DefaultConnector,
+    chain: Box<dyn Connector<(), Out = Box<dyn Transport>>>,
     host: Authority,
 }
 
 impl ClientConnector {
     pub(crate) fn new(uri: &Uri) -> ClientConnector {
+        let chain =
+            ().chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(AttemptDeadline);
+        // With both TLS features on, native-tls is the provider configured.
+        #[cfg(feature = "native-tls")]
+        let chain = chain.chain(ureq::unversioned::transport::NativeTlsConnector::default());
+        #[cfg(not(feature = "native-tls"))]
+        let chain = chain.chain(ureq::unversioned::transport::RustlsConnector::default());
         ClientConnector {
-            chain: DefaultConnector::new(),
+            chain: Box::new(chain.chain(Boxed)),
             host: uri
                 .authority()
                 .expect("the client's URI has a host")
                 .clone(),
         }
+    }
+}
+
+/// The last link of the chain: the connection, boxed.
+#[derive(Debug)]
+struct Boxed;
+
+impl<In: Transport> Connector<In> for Boxed {
+    type Out = Box<dyn Transport>;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, Error> {
+        Ok(chained.map(|t| Box::new(t) as Box<dyn Transport>))
+    }
+}
+
+/// Over the TCP connection: no read or write outlasts the attempt.
+///
+/// ureq gives each step of a new connection (the proxy's CONNECT, the TLS
+/// handshake) the connect budget afresh, measured from when that step starts,
+/// so that steps after a slow one could run past the call's deadline. This
+/// caps every timeout at the end of the attempt under way on this thread,
+/// which the client sets just past ureq's own budget: on a connection in use
+/// it never binds, so socket timeouts keep their values.
+#[derive(Debug)]
+struct AttemptDeadline;
+
+impl<In: Transport> Connector<In> for AttemptDeadline {
+    type Out = Capped<In>;
+
+    fn connect(
+        &self,
+        _: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, Error> {
+        Ok(chained.map(Capped))
+    }
+}
+
+/// A transport whose timeouts never reach past the attempt's end.
+#[derive(Debug)]
+pub(crate) struct Capped<T>(T);
+
+/// `timeout` cut to what is left of the attempt under way on this thread; a
+/// timeout error when nothing is.
+pub(crate) fn cap_to_attempt(mut timeout: NextTimeout) -> Result<NextTimeout, Error> {
+    let Some(end) = END.with(Cell::get) else {
+        return Ok(timeout);
+    };
+    let left = end.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(Error::Timeout(timeout.reason));
+    }
+    if UreqDuration::Exact(left) < timeout.after {
+        timeout.after = UreqDuration::Exact(left);
+    }
+    Ok(timeout)
+}
+
+impl<T: Transport> Transport for Capped<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+        self.0.transmit_output(amount, cap_to_attempt(timeout)?)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        self.0.await_input(cap_to_attempt(timeout)?)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
     }
 }
 
@@ -208,7 +304,8 @@ impl Connector for ClientConnector {
             self.chain.connect(details, chained)?
         };
         // Not the connection to a CONNECT proxy, which ureq makes through this
-        // connector too: the tunnel over it gets the one wrapper.
+        // connector too (and which the attempt's deadline caps like any
+        // other): the tunnel over it gets the one wrapper.
         if details.uri.authority() != Some(&self.host) {
             return Ok(transport);
         }
@@ -230,8 +327,8 @@ impl Connector for ClientConnector {
 /// right after reading (the one before reuse still runs), and passes
 /// timeouts down rounded up to the millisecond, so that the socket's timeout
 /// options are set again only when that value changes. (Rounding up never
-/// shortens a timeout; the client gives ureq a budget 2 ms short of its
-/// deadline so that it cannot lengthen the call either.)
+/// shortens a timeout; the client gives ureq a budget short of its deadline
+/// so that it cannot lengthen the call either.)
 pub(crate) struct OneWrite {
     inner: Box<dyn Transport>,
     held: Vec<u8>,
@@ -487,7 +584,7 @@ mod tests {
 
     /// One exchange: head, body, one wait for the response; the progress.
     fn exchange(t: &mut OneWrite) -> (Result<bool, Error>, Progress) {
-        start_attempt();
+        start_attempt(Instant::now() + Duration::from_secs(60));
         let result = transmit(t, HEAD)
             .and_then(|()| transmit(t, BODY))
             .and_then(|()| t.await_input(timeout(1000)));
@@ -499,7 +596,7 @@ mod tests {
     #[test]
     fn the_request_goes_out_in_one_write_without_waiting_for_input() {
         let (mut t, log) = scripted(vec![]);
-        start_attempt();
+        start_attempt(Instant::now() + Duration::from_secs(60));
         transmit(&mut t, HEAD).unwrap();
         assert!(
             log.lock().unwrap().writes.is_empty(),
@@ -514,7 +611,7 @@ mod tests {
     #[test]
     fn held_bytes_are_sent_before_any_wait_and_never_twice() {
         let (mut t, log) = scripted(vec![Ok(RESPONSE)]);
-        start_attempt();
+        start_attempt(Instant::now() + Duration::from_secs(60));
         // A head that announces more body than ureq wrote: held until the wait.
         transmit(&mut t, b"POST / HTTP/1.1\r\ncontent-length: 99\r\n\r\nab").unwrap();
         assert!(log.lock().unwrap().writes.is_empty());
@@ -528,7 +625,7 @@ mod tests {
     #[test]
     fn a_failed_write_is_never_repeated_and_the_connection_not_pooled() {
         let (mut t, log) = scripted(vec![]);
-        start_attempt();
+        start_attempt(Instant::now() + Duration::from_secs(60));
         transmit(&mut t, b"POST / HTTP/1.1\r\ncontent-length: 5\r\n\r\nab").unwrap();
         t.held.extend_from_slice(b"cde");
         // A connection that still holds bytes is never handed back for reuse.
@@ -536,7 +633,7 @@ mod tests {
         assert!(log.lock().unwrap().writes.is_empty());
 
         let (mut broken, log) = scripted_with(vec![], true);
-        start_attempt();
+        start_attempt(Instant::now() + Duration::from_secs(60));
         assert!(transmit(&mut broken, &[HEAD, BODY].concat()).is_err());
         assert!(progress().written && progress().broke);
         assert!(broken.held.is_empty(), "failed bytes are dropped, not kept");
@@ -562,7 +659,7 @@ mod tests {
     #[test]
     fn stages_follow_where_the_attempt_failed() {
         // Nothing written: whatever the error, nothing was sent.
-        start_attempt();
+        start_attempt(Instant::now() + Duration::from_secs(60));
         record(|p| p.resolving = true);
         assert_eq!(progress().stage(), Stage::NotSent);
 
@@ -602,6 +699,30 @@ mod tests {
         let (_, progress) = exchange(&mut t);
         assert!(progress.answered);
         assert_eq!(progress.stage(), Stage::Sent);
+    }
+
+    #[test]
+    fn every_timeout_is_capped_at_the_attempt_end() {
+        start_attempt(Instant::now() + Duration::from_millis(50));
+        let UreqDuration::Exact(capped) = cap_to_attempt(timeout(10_000)).unwrap().after else {
+            panic!("stays exact")
+        };
+        assert!(capped <= Duration::from_millis(50), "{capped:?}");
+        // A shorter timeout is left as it is (so socket timeouts keep their value).
+        assert_eq!(
+            cap_to_attempt(timeout(20)).unwrap().after,
+            timeout(20).after
+        );
+        start_attempt(Instant::now());
+        assert!(matches!(
+            cap_to_attempt(timeout(10)),
+            Err(Error::Timeout(_))
+        ));
+        // Through the transport too.
+        let (inner, log) = scripted(vec![Ok(RESPONSE)]);
+        let mut capped = Capped(inner);
+        assert!(capped.await_input(timeout(10)).is_err());
+        assert!(log.lock().unwrap().writes.is_empty());
     }
 
     #[test]

@@ -121,7 +121,7 @@ fn no_secret_on_either_path() {
     .build()
     .unwrap();
 
-    for service in Service::ALL {
+    for &service in Service::ALL {
         let token = client.mint(service, &good).unwrap();
         let minted = fake.tokens_issued();
         assert_no_secret(&format!("{token:?}"), &minted);
@@ -160,6 +160,9 @@ fn no_secret_on_either_path() {
         }
     }
     let kinds: Vec<_> = fake.requests().iter().map(|r| r.service()).collect();
-    let expected = Service::ALL.map(|s| vec![Some(s); 9]).concat();
+    let expected: Vec<_> = Service::ALL
+        .iter()
+        .flat_map(|s| vec![Some(*s); 9])
+        .collect();
     assert_eq!(kinds, expected);
 }

@@ -59,3 +59,64 @@ fn socks_proxies_are_refused_at_build() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_slow_proxy_does_not_stretch_the_deadline() {
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    // A proxy whose accept queue is full, so that the client's SYN is dropped
+    // and sent again a second later, and that then never answers the
+    // CONNECT: ureq alone would give the CONNECT the whole connect budget
+    // again after the slow TCP connect.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    while let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+        fillers.push(stream);
+        assert!(fillers.len() < 10_000, "the accept queue never filled");
+    }
+    let done = AtomicBool::new(false);
+    let timeout = Duration::from_millis(1500);
+    let took = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // The scenario's pacing: the proxy starts accepting half a second in.
+            std::thread::sleep(Duration::from_millis(500));
+            let mut held = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => held.push(stream),
+                    Err(_) => break,
+                }
+            }
+        });
+        let client = Client::builder("https://api.example.com", "project", "proxy-test-secret")
+            .proxy(&format!("http://{addr}"))
+            .timeout(timeout)
+            .retries(0)
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let err = client
+            .create_token(&TokenRequest::new(5).read("a"))
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(
+            matches!(
+                err,
+                Error::Timeout {
+                    request_sent: false,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        done.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(addr); // wakes the accept loop
+        took
+    });
+    assert!(
+        took <= timeout + Duration::from_millis(300),
+        "{took:?} for a {timeout:?} timeout"
+    );
+}

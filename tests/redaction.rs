@@ -181,10 +181,23 @@ fn hostile() -> String {
             b => (b as char).to_string(),
         })
         .collect();
+    let lower_hex: String = b64
+        .bytes()
+        .map(|b| match b {
+            b'+' | b'/' | b'=' => format!("%{b:02x}"),
+            b => (b as char).to_string(),
+        })
+        .collect();
+    assert!(
+        b64.contains(['+', '/', '=']),
+        "the test needs an encoded form that differs"
+    );
+    let url_safe = b64.replace('+', "-").replace('/', "_");
     format!(
-        "x \u{1b}[31m {API_TOKEN} Basic {b64} {} {encoded} {} \u{202e}evil\u{2066} z\u{200b}w \r\n end",
+        "x \u{1b}[31m {API_TOKEN} Basic {b64} {} {encoded} {} {lower_hex} {} \u{202e}evil\u{2066} z\u{200b}w \r\n end",
         b64.replace('/', "\\/"),
         b64.trim_end_matches('='),
+        url_safe.trim_end_matches('='),
     )
 }
 
@@ -195,7 +208,13 @@ fn assert_printable(text: &str) {
     let b64 = expected_authorization();
     let b64 = b64.trim_start_matches("Basic ");
     assert!(!text.contains(b64.trim_end_matches('=')), "{text}");
-    assert!(!text.contains("%2F") && !text.contains("%3D"), "{text}");
+    let url_safe = b64.replace('+', "-").replace('/', "_");
+    assert!(!text.contains(url_safe.trim_end_matches('=')), "{text}");
+    let lower = text.to_ascii_lowercase();
+    assert!(
+        !lower.contains("%2f") && !lower.contains("%3d") && !lower.contains("%2b"),
+        "{text}"
+    );
     for c in text.chars() {
         let format = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}');
         assert!(!c.is_control() && !format, "{c:?} in {text:?}");

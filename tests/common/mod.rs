@@ -8,7 +8,9 @@ use signalwire_pubsub::fake::FakeServer;
 use signalwire_pubsub::Client;
 
 pub const PROJECT: &str = "p-7f3a9c";
-pub const API_TOKEN: &str = "PT-sekrit-api-token-0042";
+/// Chosen so that the base64 of `PROJECT:API_TOKEN` holds `+`, `/` and `=`
+/// padding: every encoded form of it differs from the plain one.
+pub const API_TOKEN: &str = "PT~~>?sekrit-api-token-00421";
 
 /// The `Authorization` value the client must send for PROJECT:API_TOKEN.
 pub fn expected_authorization() -> String {
