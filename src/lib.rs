@@ -148,6 +148,9 @@ const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
 /// HZ=250, 10 ms at HZ=100), and ureq starts its clock a little after the
 /// call's.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
+/// How far past ureq's budget the transport lets an attempt's reads and
+/// writes run (less than the margin for timeouts of 20 ms and more).
+const ATTEMPT_END_SLACK: Duration = Duration::from_millis(2);
 
 const REDACTED: &str = "[redacted]";
 /// Longest server text kept (request id, messages, body prefix), in characters.
@@ -1015,8 +1018,10 @@ impl Client {
             return Err((err, Stage::NotSent));
         }
         // Nothing of the attempt (a proxy's CONNECT, a TLS handshake) may
-        // outlast ureq's budget and the transport's rounding.
-        transport::start_attempt(Instant::now() + budget + Duration::from_millis(1));
+        // outlast ureq's budget, the transport's rounding (up to 1 ms) and
+        // the moment ureq starts its clock; with that slack the cap never
+        // binds on a connection in use, so socket timeouts keep their values.
+        transport::start_attempt(Instant::now() + budget + ATTEMPT_END_SLACK);
         let sent_at = SystemTime::now();
         let response = builder
             .header(header::AUTHORIZATION, inner.authorization.clone())
