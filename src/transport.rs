@@ -334,6 +334,8 @@ pub(crate) struct OneWrite {
     held: Vec<u8>,
     /// Bytes of the request under way already sent (0 while holding).
     sent: usize,
+    /// The length of the request under way, once its head is held.
+    expected: Option<usize>,
     /// A request is being transmitted (its response not yet awaited).
     sending: bool,
     /// The connection has carried a request before this one.
@@ -347,6 +349,7 @@ impl OneWrite {
             inner,
             held: Vec::new(),
             sent: 0,
+            expected: None,
             sending: false,
             used: false,
             skip_probe: false,
@@ -431,11 +434,15 @@ impl Transport for OneWrite {
             record(|p| p.reused = reused);
             self.sending = true;
             self.sent = 0;
+            self.expected = None;
         }
         let output = &self.inner.buffers().output()[..amount];
         self.held.extend_from_slice(output);
         let whole = if self.sent == 0 {
-            request_len(&self.held).is_some_and(|len| self.held.len() >= len)
+            if self.expected.is_none() {
+                self.expected = request_len(&self.held);
+            }
+            self.expected.is_some_and(|len| self.held.len() >= len)
         } else {
             // Past the first write (a request over 64 KiB): no more holding.
             true
