@@ -103,13 +103,33 @@ thread_local! {
     // this thread is the one to record.
     static PROGRESS: Cell<Progress> = const { Cell::new(Progress::NEW) };
     // When the attempt under way on this thread must have ended.
+    static ATTEMPT_END: Cell<Option<Instant>> = const { Cell::new(None) };
+    // The same while a new connection is being made (the proxy's CONNECT,
+    // the TLS handshake), when [`Capped`] enforces it; `None` otherwise.
     static END: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 /// Starts recording a new attempt on this thread, which must end by `end`.
 pub(crate) fn start_attempt(end: Instant) {
     PROGRESS.with(|p| p.set(Progress::NEW));
-    END.with(|e| e.set(Some(end)));
+    ATTEMPT_END.with(|e| e.set(Some(end)));
+}
+
+/// Caps reads and writes at the attempt's end while it lives (see
+/// [`Capped`]); nested (ureq connects to a proxy through the connector that
+/// is connecting to the target), it restores the outer one's cap.
+struct Connecting(Option<Instant>);
+
+impl Connecting {
+    fn start() -> Connecting {
+        Connecting(END.with(|e| e.replace(ATTEMPT_END.with(Cell::get))))
+    }
+}
+
+impl Drop for Connecting {
+    fn drop(&mut self) {
+        END.with(|e| e.set(self.0));
+    }
 }
 
 /// How far the attempt under way on this thread got.
@@ -191,14 +211,16 @@ impl<In: Transport> Connector<In> for Boxed {
     }
 }
 
-/// Over the TCP connection: no read or write outlasts the attempt.
+/// Over the TCP connection: no read or write of a new connection's set-up
+/// outlasts the attempt.
 ///
 /// ureq gives each step of a new connection (the proxy's CONNECT, the TLS
 /// handshake) the connect budget afresh, measured from when that step starts,
-/// so that steps after a slow one could run past the call's deadline. This
-/// caps every timeout at the end of the attempt under way on this thread,
-/// which the client sets just past ureq's own budget: on a connection in use
-/// it never binds, so socket timeouts keep their values.
+/// so that steps after a slow one could run past the call's deadline. While
+/// [`ClientConnector`] runs, this caps every timeout at the end of the
+/// attempt under way on this thread (just past ureq's own budget). Once the
+/// connection is made, ureq's own clock bounds the request and the response,
+/// and this passes timeouts through unchanged.
 #[derive(Debug)]
 struct AttemptDeadline;
 
@@ -264,6 +286,7 @@ impl Connector for ClientConnector {
         details: &ConnectionDetails,
         chained: Option<()>,
     ) -> Result<Option<Self::Out>, Error> {
+        let _connecting = Connecting::start();
         let transport = if details.addrs[..] == [UNRESOLVED] {
             let resolver = DefaultResolver::default();
             let mut lookup = details.timeout;
@@ -709,8 +732,14 @@ mod tests {
     }
 
     #[test]
-    fn every_timeout_is_capped_at_the_attempt_end() {
+    fn timeouts_are_capped_at_the_attempt_end_while_connecting() {
         start_attempt(Instant::now() + Duration::from_millis(50));
+        // A connection in use: passed through as they are.
+        assert_eq!(
+            cap_to_attempt(timeout(10_000)).unwrap().after,
+            timeout(10_000).after
+        );
+        let connecting = Connecting::start();
         let UreqDuration::Exact(capped) = cap_to_attempt(timeout(10_000)).unwrap().after else {
             panic!("stays exact")
         };
@@ -720,12 +749,14 @@ mod tests {
             cap_to_attempt(timeout(20)).unwrap().after,
             timeout(20).after
         );
+        drop(connecting);
         start_attempt(Instant::now());
+        let _connecting = Connecting::start();
         assert!(matches!(
             cap_to_attempt(timeout(10)),
             Err(Error::Timeout(_))
         ));
-        // Through the transport too.
+        // Through the transport too: nothing is read once the time is up.
         let (inner, log) = scripted(vec![Ok(RESPONSE)]);
         let mut capped = Capped(inner);
         assert!(capped.await_input(timeout(10)).is_err());
