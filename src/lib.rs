@@ -13,9 +13,10 @@
 //!
 //! Minting a token is one HTTPS request. A program that does it (a small
 //! utility, a sync web handler, a vendored build) should not need an async
-//! runtime for that, nor a hundred crates. This crate is one module on top of
-//! [`ureq`] (HTTP and TLS), [`miniserde`] (JSON) and [`base64`] (Basic
-//! auth), and nothing else.
+//! runtime for that, nor a hundred crates. This crate is one flat public
+//! module (with a private transport module and the optional `fake`) on top
+//! of [`ureq`] (HTTP and TLS), [`miniserde`] (JSON) and [`base64`] (Basic
+//! auth); the `fake` feature adds `tiny_http`. Nothing else.
 //!
 //! # Goals
 //!
@@ -26,7 +27,8 @@
 //! - No secret (API token, `Authorization` header, minted token) appears in
 //!   any `Debug`, `Display` or error text.
 //! - Retries done right, decided by how far a failed attempt got: 408, 429,
-//!   502, 503, 504 and attempts that sent nothing are retried, a kept-alive
+//!   502, 503, 504 and attempts that sent nothing (except a name with no
+//!   address or a refused TLS handshake) are retried, a kept-alive
 //!   connection the server had closed is retried once at once, nothing else
 //!   that may have minted a token; full-jitter backoff or the server's
 //!   `Retry-After`, and never past the call's overall timeout.
@@ -41,9 +43,10 @@
 //! # Semver
 //!
 //! [`Error`], its struct variants, [`ApiError`], [`ErrorItem`], [`Field`],
-//! [`Service`] and [`TransportKind`] are `#[non_exhaustive]`: a minor
-//! release may add variants and fields to them, so match them with `..` and
-//! a wildcard arm. Anything else public changes only in a major release.
+//! [`Service`], [`TransportKind`] and `fake::Fault` are `#[non_exhaustive]`:
+//! a minor release may add variants, fields and accessors to them (match
+//! with `..` and a wildcard arm), and new functions, methods, constants and
+//! features; anything else public changes only in a major release.
 //!
 //! # Example
 //!
@@ -951,8 +954,8 @@ impl Client {
         let mut fresh_connection = false;
         loop {
             attempts = attempts.saturating_add(1);
-            // ureq gets the time left, less a millisecond: socket timeouts
-            // are rounded up to the millisecond below it.
+            // ureq gets the time left, less the margin: socket timeouts run
+            // a little long (see DEADLINE_MARGIN).
             let left = deadline.saturating_duration_since(Instant::now());
             let budget = left.saturating_sub(self.inner.margin);
             let (err, stage) =
@@ -1757,7 +1760,7 @@ impl Secrets {
                 clean = clean.replace(secret.as_str(), REDACTED);
             }
         }
-        clean
+        redact_jwts(&clean)
     }
 
     /// ureq's error as the source of an [`Error::Transport`]; replaced by its
@@ -1790,6 +1793,34 @@ impl fmt::Display for Redacted {
 }
 
 impl std::error::Error for Redacted {}
+
+/// `text` with every JWT-shaped run (three or more dot-separated base64url
+/// segments of 4 characters or more, 40 characters in all) replaced: a
+/// minted token, this call's or another's, that a server echoed.
+fn redact_jwts(text: &str) -> String {
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let is_jwt = |run: &str| {
+        let segments: Vec<&str> = run.split('.').collect();
+        run.len() >= 40 && segments.len() >= 3 && segments.iter().all(|s| s.len() >= 4)
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(is_token_char) {
+        let len = rest[start..]
+            .find(|c| !is_token_char(c))
+            .unwrap_or(rest.len() - start);
+        let run = &rest[start..start + len];
+        out.push_str(&rest[..start]);
+        out.push_str(if is_jwt(run.trim_matches('.')) {
+            REDACTED
+        } else {
+            run
+        });
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// Unicode format characters that change how text reads without showing:
 /// bidirectional marks, embeddings, overrides and isolates, zero-width
@@ -2336,6 +2367,12 @@ mod tests {
             let text = secrets.printable(&format!("<{a}\u{7}{b}> \u{1b}[2J\u{202e}\t."));
             assert_eq!(text, "<[redacted]> [2J .", "{form}");
         }
+        // A JWT-shaped token, whoever minted it, is redacted; a host name is not.
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLWJ5dGVz";
+        assert_eq!(
+            secrets.printable(&format!("got {jwt}, see docs.signalwire.com.")),
+            "got [redacted], see docs.signalwire.com."
+        );
         // A ureq error quoting a secret is replaced by its printable text.
         let quoting = ureq::Error::ConnectProxyFailed(format!("no \u{1b}{b64}"));
         let shown = secrets.printable_error(quoting);

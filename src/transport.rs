@@ -214,9 +214,10 @@ impl<In: Transport> Connector<In> for Boxed {
 /// Over the TCP connection: no read or write of a new connection's set-up
 /// outlasts the attempt.
 ///
-/// ureq gives each step of a new connection (the proxy's CONNECT, the TLS
-/// handshake) the connect budget afresh, measured from when that step starts,
-/// so that steps after a slow one could run past the call's deadline. While
+/// ureq gives the proxy's CONNECT the connect budget afresh, measured from
+/// when it starts, so that it could run past the call's deadline after a
+/// slow TCP connect to the proxy. (The TLS handshake counts from the start of
+/// the connection; capping it too costs nothing.) While
 /// [`ClientConnector`] runs, this caps every timeout at the end of the
 /// attempt under way on this thread (just past ureq's own budget). Once the
 /// connection is made, ureq's own clock bounds the request and the response,
