@@ -103,11 +103,7 @@ fn same_body_on_the_wire_for_both_kinds() {
 
 #[test]
 fn no_secret_on_either_path() {
-    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
-    let client = Client::builder(&fake.url(), PROJECT, API_TOKEN)
-        .retries(0)
-        .build()
-        .unwrap();
+    let (fake, client) = common::fake_and_client_without_retries();
     let good = TokenRequest::new(15).read("lobby");
     let auth = expected_authorization();
     let b64 = auth.trim_start_matches("Basic ");

@@ -18,11 +18,7 @@ fn check(err: &Error, minted: &[String]) {
 
 #[test]
 fn no_secret_in_any_error() {
-    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
-    let client = Client::builder(&fake.url(), PROJECT, API_TOKEN)
-        .retries(0)
-        .build()
-        .unwrap();
+    let (fake, client) = common::fake_and_client_without_retries();
     let good = TokenRequest::new(15).read("lobby");
     let minted = vec![client.create_token(&good).unwrap().into_token()];
     let auth = expected_authorization();
@@ -223,11 +219,7 @@ fn assert_printable(text: &str) {
 
 #[test]
 fn every_string_from_the_server_is_made_printable() {
-    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
-    let client = Client::builder(&fake.url(), PROJECT, API_TOKEN)
-        .retries(0)
-        .build()
-        .unwrap();
+    let (fake, client) = common::fake_and_client_without_retries();
     let request = TokenRequest::new(15).read("lobby");
     let evil = hostile();
     let json = |s: &str| miniserde::json::to_string(&s.to_owned());

@@ -27,6 +27,17 @@ pub fn fake_and_client() -> (FakeServer, Client) {
     (fake, client)
 }
 
+/// A fake and a client pointed at it that never retries, so that each call
+/// is one request.
+pub fn fake_and_client_without_retries() -> (FakeServer, Client) {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).expect("fake starts");
+    let client = Client::builder(&fake.url(), PROJECT, API_TOKEN)
+        .retries(0)
+        .build()
+        .expect("client builds");
+    (fake, client)
+}
+
 /// Sends one raw HTTP/1.1 request and returns (status, body).
 pub fn raw_post(addr: SocketAddr, authorization: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
