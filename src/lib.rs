@@ -31,7 +31,7 @@
 //!   address or a refused TLS handshake) are retried, a kept-alive
 //!   connection the server had closed is retried once at once, nothing else
 //!   that may have minted a token; full-jitter backoff or the server's
-//!   `Retry-After`, and never past the call's overall timeout.
+//!   `Retry-After`, and no attempt or wait past the call's overall timeout.
 //! - A call on a kept-alive connection costs little more than the loopback
 //!   round trip: no name lookup, one write, one pool probe (see
 //!   `src/transport.rs`).
@@ -930,8 +930,10 @@ impl Client {
     /// one immediate retry when a kept-alive connection turns out to have
     /// been closed by the server; the README's "Failure behaviour" section
     /// says what is retried and why. No attempt starts past the overall
-    /// timeout, so the call never takes longer than it. The error of the
-    /// last attempt is returned, with the number of attempts made.
+    /// timeout and each gets what is left of it less a small margin, so the
+    /// call ends by the timeout, or a few milliseconds past it at worst
+    /// (socket timeouts run long by the kernel's tick). The error of the last
+    /// attempt is returned, with the number of attempts made.
     pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
         self.mint(Service::PubSub, request)
     }

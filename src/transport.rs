@@ -239,11 +239,11 @@ impl<In: Transport> Connector<In> for AttemptDeadline {
 
 /// A transport whose timeouts never reach past the attempt's end.
 #[derive(Debug)]
-pub(crate) struct Capped<T>(T);
+struct Capped<T>(T);
 
 /// `timeout` cut to what is left of the attempt under way on this thread; a
 /// timeout error when nothing is.
-pub(crate) fn cap_to_attempt(mut timeout: NextTimeout) -> Result<NextTimeout, Error> {
+fn cap_to_attempt(mut timeout: NextTimeout) -> Result<NextTimeout, Error> {
     let Some(end) = END.with(Cell::get) else {
         return Ok(timeout);
     };
@@ -353,11 +353,11 @@ impl Connector for ClientConnector {
 /// options are set again only when that value changes. (Rounding up never
 /// shortens a timeout; the client gives ureq a budget short of its deadline
 /// so that it cannot lengthen the call either.)
-pub(crate) struct OneWrite {
+struct OneWrite {
     inner: Box<dyn Transport>,
     held: Vec<u8>,
-    /// Bytes of the request under way already sent (0 while holding).
-    sent: usize,
+    /// Bytes of the request under way have been sent: any more go out at once.
+    flushed: bool,
     /// The length of the request under way, once its head is held.
     expected: Option<usize>,
     /// A request is being transmitted (its response not yet awaited).
@@ -368,11 +368,11 @@ pub(crate) struct OneWrite {
 }
 
 impl OneWrite {
-    pub(crate) fn new(inner: Box<dyn Transport>) -> OneWrite {
+    fn new(inner: Box<dyn Transport>) -> OneWrite {
         OneWrite {
             inner,
             held: Vec::new(),
-            sent: 0,
+            flushed: false,
             expected: None,
             sending: false,
             used: false,
@@ -387,7 +387,7 @@ impl OneWrite {
         // Taken first: whatever happens, these bytes are never sent again
         // (the buffer comes back empty, keeping its capacity).
         let mut held = std::mem::take(&mut self.held);
-        self.sent += held.len();
+        self.flushed = true;
         record(|p| p.written = true);
         let mut done = 0;
         let mut result = Ok(());
@@ -438,7 +438,7 @@ fn request_len(held: &[u8]) -> Option<usize> {
 }
 
 /// The timeout rounded up to the next whole millisecond: never shorter.
-pub(crate) fn round_up_to_ms(mut timeout: NextTimeout) -> NextTimeout {
+fn round_up_to_ms(mut timeout: NextTimeout) -> NextTimeout {
     if let UreqDuration::Exact(left) = timeout.after {
         let ms = left.as_nanos().div_ceil(1_000_000);
         timeout.after = UreqDuration::Exact(Duration::from_millis(ms as u64));
@@ -457,12 +457,12 @@ impl Transport for OneWrite {
             let reused = std::mem::replace(&mut self.used, true);
             record(|p| p.reused = reused);
             self.sending = true;
-            self.sent = 0;
+            self.flushed = false;
             self.expected = None;
         }
         let output = &self.inner.buffers().output()[..amount];
         self.held.extend_from_slice(output);
-        let whole = if self.sent == 0 {
+        let whole = if !self.flushed {
             if self.expected.is_none() {
                 self.expected = request_len(&self.held);
             }

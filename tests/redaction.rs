@@ -170,20 +170,16 @@ fn hostile() -> String {
     let b64 = expected_authorization()
         .trim_start_matches("Basic ")
         .to_owned();
-    let encoded: String = b64
-        .bytes()
-        .map(|b| match b {
-            b'+' | b'/' | b'=' => format!("%{b:02X}"),
-            b => (b as char).to_string(),
-        })
-        .collect();
-    let lower_hex: String = b64
-        .bytes()
-        .map(|b| match b {
-            b'+' | b'/' | b'=' => format!("%{b:02x}"),
-            b => (b as char).to_string(),
-        })
-        .collect();
+    let percent = |hex: fn(u8) -> String| -> String {
+        b64.bytes()
+            .map(|b| match b {
+                b'+' | b'/' | b'=' => hex(b),
+                b => (b as char).to_string(),
+            })
+            .collect()
+    };
+    let encoded = percent(|b| format!("%{b:02X}"));
+    let lower_hex = percent(|b| format!("%{b:02x}"));
     assert!(
         b64.contains(['+', '/', '=']),
         "the test needs an encoded form that differs"
