@@ -87,21 +87,26 @@ use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use miniserde::de::{Deserialize, Map, Seq, Visitor};
 use miniserde::json;
 use ureq::http::{header, HeaderValue, Uri};
 
-use transport::Stage;
+use attempt::Stage;
+use deadline::Deadline;
+use secrets::{Secrets, REDACTED};
 
 #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
 compile_error!("enable feature `rustls` (the default) or `native-tls`");
 
+mod attempt;
+mod deadline;
 #[cfg(feature = "fake")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
 pub mod fake;
+mod secrets;
 mod transport;
 
 // The README's Rust examples run as doctests.
@@ -142,24 +147,6 @@ pub const RETRY_BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// one (or one past the call's deadline) ends the call with the error, its
 /// [`retry_after`](Error::retry_after) set, for the caller to schedule.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
-
-/// No retry starts with less than this left of the overall timeout.
-const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(100);
-/// ureq's budget for an attempt is this much short of the call's deadline (a
-/// tenth of the timeout at most): the transport rounds socket timeouts up to
-/// the millisecond, the kernel rounds them up to its timer tick (4 ms at
-/// HZ=250, 10 ms at HZ=100), and ureq starts its clock a little after the
-/// call's.
-const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
-/// How far past ureq's budget the transport lets an attempt's reads and
-/// writes run (less than the margin for timeouts of 20 ms and more).
-const ATTEMPT_END_SLACK: Duration = Duration::from_millis(2);
-
-const REDACTED: &str = "[redacted]";
-/// Longest server text kept (request id, messages, body prefix), in characters.
-const SERVER_TEXT_CHARS: usize = 200;
-/// Secrets shorter than this are not searched for in server text.
-const MIN_SECRET_LEN: usize = 4;
 
 // ---------------------------------------------------------------------------
 // Request
@@ -872,8 +859,6 @@ struct Inner {
     /// credentials; replaced wherever server text is kept.
     secrets: Secrets,
     timeout: Duration,
-    /// How much shorter than the time left ureq's budget is.
-    margin: Duration,
     connect_timeout: Duration,
     retries: u32,
 }
@@ -949,22 +934,24 @@ impl Client {
     /// Mints a token of either kind; see [`create_token`](Self::create_token).
     pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
         let body = request.to_json_for(service)?;
-        let deadline = Instant::now() + self.inner.timeout;
+        let deadline = Deadline::start(self.inner.timeout);
         let mut attempts: u32 = 0;
         let mut retries_left = self.inner.retries;
         let mut stale_retry_left = true;
         let mut fresh_connection = false;
         loop {
             attempts = attempts.saturating_add(1);
-            // ureq gets the time left, less the margin: socket timeouts run
-            // a little long (see DEADLINE_MARGIN).
-            let left = deadline.saturating_duration_since(Instant::now());
-            let budget = left.saturating_sub(self.inner.margin);
-            let (err, stage) =
-                match self.attempt(service, &body, request, budget, attempts, fresh_connection) {
-                    Ok(token) => return Ok(token),
-                    Err(failed) => failed,
-                };
+            let (err, stage) = match self.attempt(
+                service,
+                &body,
+                request,
+                deadline,
+                attempts,
+                fresh_connection,
+            ) {
+                Ok(token) => return Ok(token),
+                Err(failed) => failed,
+            };
             fresh_connection = false;
             let delay = if stage == Stage::StalePooled && stale_retry_left {
                 // The server closed a kept-alive connection as it was reused:
@@ -985,7 +972,7 @@ impl Client {
                 return Err(err);
             };
             // The next attempt must start with time enough to be worth it.
-            if Instant::now() + delay + MIN_ATTEMPT_TIME >= deadline {
+            if !deadline.has_room_for(delay) {
                 return Err(err);
             }
             if !delay.is_zero() {
@@ -1002,11 +989,12 @@ impl Client {
         service: Service,
         body: &str,
         request: &TokenRequest,
-        budget: Duration,
+        deadline: Deadline,
         attempts: u32,
         fresh_connection: bool,
     ) -> Result<Token, (Error, Stage)> {
         let inner = &*self.inner;
+        let budget = deadline.start_attempt();
         let mut builder = inner.agent.post(inner.uris[service as usize].clone());
         // The agent's own settings (its timeout is the call's, less the
         // margin) serve the first attempt; later ones get what is left, and
@@ -1019,14 +1007,9 @@ impl Client {
             builder = config.build();
         }
         if budget.is_zero() {
-            let err = self.timeout_error(false, attempts, false);
+            let err = self.timeout_error(deadline, false, attempts, false);
             return Err((err, Stage::NotSent));
         }
-        // Nothing of the attempt (a proxy's CONNECT, a TLS handshake) may
-        // outlast ureq's budget, the transport's rounding (up to 1 ms) and
-        // the moment ureq starts its clock; with that slack the cap never
-        // binds on a connection in use, so socket timeouts keep their values.
-        transport::start_attempt(Instant::now() + budget + ATTEMPT_END_SLACK);
         let sent_at = SystemTime::now();
         let response = builder
             .header(header::AUTHORIZATION, inner.authorization.clone())
@@ -1035,7 +1018,7 @@ impl Client {
             .send(body.as_bytes());
         let mut response = match response {
             Ok(response) => response,
-            Err(e) => return Err(self.transport_error(e, attempts)),
+            Err(e) => return Err(self.transport_error(e, deadline, attempts)),
         };
 
         let status = response.status().as_u16();
@@ -1060,7 +1043,7 @@ impl Client {
         let body = match read {
             Ok(body) => Some(body),
             Err(ureq::Error::BodyExceedsLimit(_)) => None,
-            Err(e) => return Err(self.transport_error(e, attempts)),
+            Err(e) => return Err(self.transport_error(e, deadline, attempts)),
         };
 
         if success {
@@ -1144,13 +1127,20 @@ impl Client {
             })
     }
 
-    fn timeout_error(&self, connecting: bool, attempts: u32, request_sent: bool) -> Error {
+    /// A timeout: the connect timeout's if `connecting`, else the deadline's.
+    fn timeout_error(
+        &self,
+        deadline: Deadline,
+        connecting: bool,
+        attempts: u32,
+        request_sent: bool,
+    ) -> Error {
         Error::Timeout {
             connecting,
             limit: if connecting {
                 self.inner.connect_timeout
             } else {
-                self.inner.timeout
+                deadline.timeout()
             },
             attempts,
             request_sent,
@@ -1159,20 +1149,17 @@ impl Client {
 
     /// A failure of ureq's, classified by how far the attempt got (recorded by
     /// the transport as it went), never by the error's kind or text.
-    fn transport_error(&self, e: ureq::Error, attempts: u32) -> (Error, Stage) {
-        let progress = transport::progress();
+    fn transport_error(&self, e: ureq::Error, deadline: Deadline, attempts: u32) -> (Error, Stage) {
+        let progress = attempt::progress();
         let stage = progress.stage();
         let request_sent = stage != Stage::NotSent;
         let kind = match &e {
-            ureq::Error::Timeout(t) => {
-                let connecting = matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
-                return (
-                    self.timeout_error(connecting, attempts, request_sent),
-                    stage,
-                );
-            }
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                return (self.timeout_error(false, attempts, request_sent), stage);
+            // Which limit ran out was recorded as it bound (ureq may name
+            // the connect timeout when the deadline cut the connect).
+            e if is_timeout(e) => {
+                let connecting = progress.connect_timed_out();
+                let err = self.timeout_error(deadline, connecting, attempts, request_sent);
+                return (err, stage);
             }
             _ if progress.resolving => TransportKind::Dns,
             ureq::Error::HostNotFound => TransportKind::Dns,
@@ -1200,6 +1187,15 @@ impl Client {
             source: self.inner.secrets.printable_error(e),
         };
         (error, stage)
+    }
+}
+
+/// Whether ureq's error is a timeout (its own, or a socket's).
+fn is_timeout(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
     }
 }
 
@@ -1403,7 +1399,6 @@ impl ClientBuilder {
         {
             return Err(config("user_agent must be non-empty printable ASCII"));
         }
-        let margin = DEADLINE_MARGIN.min(self.timeout / 10);
         let builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -1411,7 +1406,7 @@ impl ClientBuilder {
             // Servers often close idle connections after 5 s: leave them
             // before that (a connection closed under a call is retried once).
             .max_idle_age(Duration::from_secs(4))
-            .timeout_global(Some(self.timeout - margin))
+            .timeout_global(Some(Deadline::budget_for(self.timeout)))
             .timeout_resolve(Some(self.connect_timeout))
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(user_agent)
@@ -1440,7 +1435,6 @@ impl ClientBuilder {
                 authorization,
                 secrets,
                 timeout: self.timeout,
-                margin,
                 connect_timeout: self.connect_timeout,
                 retries: self.retries,
             }),
@@ -1693,158 +1687,6 @@ fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s,
     ))?;
     Some(at.duration_since(now).unwrap_or_default())
-}
-
-// ---------------------------------------------------------------------------
-// Secrets: server text made printable
-// ---------------------------------------------------------------------------
-
-/// The API token and the Basic credentials, in every form a server, proxy or
-/// gateway may echo them: plain, with `/` escaped as JSON may write it,
-/// percent-encoded (upper- or lowercase hex), and the base64 also without its
-/// padding and in the URL-safe alphabet.
-struct Secrets(Vec<String>);
-
-impl Secrets {
-    fn new(api_token: &str, credentials_base64: &str) -> Secrets {
-        let url_safe = credentials_base64.replace('+', "-").replace('/', "_");
-        let mut forms = Vec::new();
-        for secret in [
-            api_token,
-            credentials_base64,
-            credentials_base64.trim_end_matches('='),
-            &url_safe,
-            url_safe.trim_end_matches('='),
-        ] {
-            forms.push(secret.to_owned());
-            forms.push(secret.replace('/', "\\/"));
-            forms.push(percent_encode(secret, true));
-            forms.push(percent_encode(secret, false));
-        }
-        // Shorter "secrets" (a test's `"t"`) would blank out ordinary words.
-        forms.retain(|s| s.len() >= MIN_SECRET_LEN);
-        // Longest first, so that no shorter form leaves a tail of a longer one.
-        forms.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        forms.dedup();
-        Secrets(forms)
-    }
-
-    /// Any text a server sent (request id, error message, 422 items, body
-    /// prefix), made safe to print: control characters and Unicode
-    /// format characters (bidirectional overrides, zero-width marks) removed
-    /// (tabs and line breaks become spaces), then every form of the secrets
-    /// replaced by `[redacted]`, then cut to 200 characters.
-    fn printable(&self, text: &str) -> String {
-        let mut clean = self.clean(text);
-        match clean.char_indices().nth(SERVER_TEXT_CHARS) {
-            Some((cut, _)) => {
-                clean.truncate(cut);
-                clean.push('…');
-                clean
-            }
-            None => clean,
-        }
-    }
-
-    /// `text` without control and format characters and with the secrets
-    /// replaced, whole.
-    fn clean(&self, text: &str) -> String {
-        let mut clean: String = text
-            .chars()
-            .filter_map(|c| match c {
-                '\t' | '\n' | '\r' => Some(' '),
-                c if c.is_control() || is_format_char(c) => None,
-                c => Some(c),
-            })
-            .collect();
-        for secret in &self.0 {
-            if clean.contains(secret.as_str()) {
-                clean = clean.replace(secret.as_str(), REDACTED);
-            }
-        }
-        redact_jwts(&clean)
-    }
-
-    /// ureq's error as the source of an [`Error::Transport`]; replaced by its
-    /// printable text when its `Display` or `Debug`, or a source's, holds a
-    /// secret or a control character (a proxy's reason phrase, say).
-    fn printable_error(&self, e: ureq::Error) -> Box<dyn std::error::Error + Send + Sync> {
-        let mut shown = format!("{e:?}");
-        let mut chain = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            let _ = write!(chain, ": {cause}");
-            source = cause.source();
-        }
-        shown.push_str(&chain);
-        if self.clean(&shown) == shown {
-            return Box::new(e);
-        }
-        Box::new(Redacted(self.printable(&chain)))
-    }
-}
-
-/// An error's text, made printable (see [`Secrets::printable`]).
-#[derive(Debug)]
-struct Redacted(String);
-
-impl fmt::Display for Redacted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Redacted {}
-
-/// `text` with every JWT-shaped run (three or more dot-separated base64url
-/// segments of 4 characters or more, 40 characters in all) replaced: a
-/// minted token, this call's or another's, that a server echoed.
-fn redact_jwts(text: &str) -> String {
-    let is_token_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    let is_jwt = |run: &str| {
-        let segments: Vec<&str> = run.split('.').collect();
-        run.len() >= 40 && segments.len() >= 3 && segments.iter().all(|s| s.len() >= 4)
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find(is_token_char) {
-        let len = rest[start..]
-            .find(|c| !is_token_char(c))
-            .unwrap_or(rest.len() - start);
-        let run = &rest[start..start + len];
-        out.push_str(&rest[..start]);
-        out.push_str(if is_jwt(run.trim_matches('.')) {
-            REDACTED
-        } else {
-            run
-        });
-        rest = &rest[start + len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Unicode format characters that change how text reads without showing:
-/// bidirectional marks, embeddings, overrides and isolates, zero-width
-/// characters and the byte order mark.
-fn is_format_char(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-}
-
-/// `text` with every byte but ASCII letters, digits and `-._~`
-/// percent-encoded, in upper- or lowercase hex.
-fn percent_encode(text: &str, upper: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else if upper {
-            let _ = write!(out, "%{b:02X}");
-        } else {
-            let _ = write!(out, "%{b:02x}");
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -2346,44 +2188,6 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn printable_replaces_every_form_of_the_secrets_and_strips_controls() {
-        // base64("p:sec/ret+token-1234") has a `/`, a `+` and padding.
-        let b64 = base64::engine::general_purpose::STANDARD.encode("p:sec/ret+token-1234");
-        let secrets = Secrets::new("sec/ret+token-1234", &b64);
-        let forms = [
-            "sec/ret+token-1234".to_owned(),
-            "sec\\/ret+token-1234".to_owned(),
-            "sec%2Fret%2Btoken-1234".to_owned(),
-            b64.clone(),
-            b64.replace('/', "\\/"),
-            b64.trim_end_matches('=').to_owned(),
-            percent_encode(&b64, true),
-            percent_encode(&b64, false),
-            b64.replace('+', "-").replace('/', "_"),
-        ];
-        for form in &forms {
-            // Split by a control character, the secret must not reappear.
-            let (a, b) = form.split_at(3);
-            let text = secrets.printable(&format!("<{a}\u{7}{b}> \u{1b}[2J\u{202e}\t."));
-            assert_eq!(text, "<[redacted]> [2J .", "{form}");
-        }
-        // A JWT-shaped token, whoever minted it, is redacted; a host name is not.
-        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLWJ5dGVz";
-        assert_eq!(
-            secrets.printable(&format!("got {jwt}, see docs.signalwire.com.")),
-            "got [redacted], see docs.signalwire.com."
-        );
-        // A ureq error quoting a secret is replaced by its printable text.
-        let quoting = ureq::Error::ConnectProxyFailed(format!("no \u{1b}{b64}"));
-        let shown = secrets.printable_error(quoting);
-        assert_eq!(shown.to_string(), "CONNECT proxy failed: no [redacted]");
-        assert!(!format!("{shown:?}").contains(&b64));
-        // One that does not stays ureq's, for callers to downcast.
-        let plain = secrets.printable_error(ureq::Error::HostNotFound);
-        assert!(plain.downcast_ref::<ureq::Error>().is_some());
-    }
 
     #[test]
     fn retry_after_reads_seconds_and_all_three_date_forms() {

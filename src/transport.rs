@@ -16,14 +16,13 @@
 //!   the body separately), probes a pooled connection once instead of twice,
 //!   and records, on the calling thread, how far the attempt got.
 //!
-//! How far an attempt got decides whether it may be retried ([`Stage`]), and
-//! it is recorded where each step happens, never guessed from an error's kind
-//! or text.
+//! How far an attempt got decides whether it may be retried, and it is
+//! recorded where each step happens (`attempt.rs`), never guessed from an
+//! error's kind or text.
 
-use std::cell::Cell;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ureq::config::Config;
 use ureq::http::uri::Authority;
@@ -36,114 +35,14 @@ use ureq::unversioned::transport::{
 };
 use ureq::{Error, Timeout};
 
+use crate::attempt::record;
+use crate::deadline::DeadlineCap;
+
 /// 0.0.0.0:0, never a real destination: "not resolved yet".
 const UNRESOLVED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
 
 /// Past this many held bytes, [`OneWrite`] sends without waiting.
 const HOLD_AT_MOST: usize = 64 * 1024;
-
-// ---------------------------------------------------------------------------
-// How far an attempt got
-// ---------------------------------------------------------------------------
-
-/// What the server may have seen of a failed attempt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stage {
-    /// No byte of the request left the machine: name lookup, TCP connect,
-    /// proxy CONNECT or TLS handshake failed (or ureq refused to start).
-    NotSent,
-    /// The attempt ran on a connection taken from the pool, which broke
-    /// (reset, end of stream, broken pipe) before any byte of a response
-    /// arrived: the server had closed it while it sat idle.
-    StalePooled,
-    /// The request may have reached the server.
-    Sent,
-}
-
-/// The steps one attempt has reached, set by the code that takes each step.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Progress {
-    /// A name lookup is under way (cleared when it succeeds).
-    pub(crate) resolving: bool,
-    /// Bytes of the request were handed to the connection.
-    pub(crate) written: bool,
-    /// The connection had carried an earlier request (it came from the pool).
-    pub(crate) reused: bool,
-    /// At least one byte of a response arrived.
-    pub(crate) answered: bool,
-    /// The connection failed (an error other than a timeout, or the end of
-    /// the stream) while sending or waiting for the response.
-    pub(crate) broke: bool,
-}
-
-impl Progress {
-    const NEW: Progress = Progress {
-        resolving: false,
-        written: false,
-        reused: false,
-        answered: false,
-        broke: false,
-    };
-
-    /// The stage of an attempt that failed with this progress.
-    pub(crate) fn stage(self) -> Stage {
-        if !self.written {
-            Stage::NotSent
-        } else if self.reused && self.broke && !self.answered {
-            Stage::StalePooled
-        } else {
-            Stage::Sent
-        }
-    }
-}
-
-thread_local! {
-    // ureq runs a call on the calling thread from start to end (its resolver
-    // thread aside, which does not touch this), so the attempt under way on
-    // this thread is the one to record.
-    static PROGRESS: Cell<Progress> = const { Cell::new(Progress::NEW) };
-    // When the attempt under way on this thread must have ended.
-    static ATTEMPT_END: Cell<Option<Instant>> = const { Cell::new(None) };
-    // The same while a new connection is being made (the proxy's CONNECT,
-    // the TLS handshake), when [`Capped`] enforces it; `None` otherwise.
-    static END: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Starts recording a new attempt on this thread, which must end by `end`.
-pub(crate) fn start_attempt(end: Instant) {
-    PROGRESS.with(|p| p.set(Progress::NEW));
-    ATTEMPT_END.with(|e| e.set(Some(end)));
-}
-
-/// Caps reads and writes at the attempt's end while it lives (see
-/// [`Capped`]); nested (ureq connects to a proxy through the connector that
-/// is connecting to the target), it restores the outer one's cap.
-struct Connecting(Option<Instant>);
-
-impl Connecting {
-    fn start() -> Connecting {
-        Connecting(END.with(|e| e.replace(ATTEMPT_END.with(Cell::get))))
-    }
-}
-
-impl Drop for Connecting {
-    fn drop(&mut self) {
-        END.with(|e| e.set(self.0));
-    }
-}
-
-/// How far the attempt under way on this thread got.
-pub(crate) fn progress() -> Progress {
-    PROGRESS.with(Cell::get)
-}
-
-fn record(step: impl FnOnce(&mut Progress)) {
-    PROGRESS.with(|cell| {
-        let mut progress = cell.get();
-        step(&mut progress);
-        cell.set(progress);
-    });
-}
 
 // ---------------------------------------------------------------------------
 // Resolver and connector
@@ -164,8 +63,10 @@ impl Resolver for LazyResolver {
 
 /// The agent's connector, which only runs when a new connection is needed.
 /// It resolves the host first (ureq's resolver, the resolve timeout), runs
-/// ureq's own connectors (CONNECT proxy, TCP, TLS) with [`AttemptDeadline`]
+/// ureq's own connectors (CONNECT proxy, TCP, TLS) with [`DeadlineCap`]
 /// over the TCP connection, and wraps connections to `host` in [`OneWrite`].
+/// It records that a connection is being set up, and which limit ends the
+/// set-up first: the connect timeout or the call's deadline.
 /// (ureq's default chain is the same, less the SOCKS warning this crate does
 /// not need: it refuses SOCKS proxies.)
 #[derive(Debug)]
@@ -179,7 +80,7 @@ impl ClientConnector {
         let chain =
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
-                .chain(AttemptDeadline);
+                .chain(DeadlineCap::default());
         // With both TLS features on, native-tls is the provider configured.
         #[cfg(feature = "native-tls")]
         let chain = chain.chain(ureq::unversioned::transport::NativeTlsConnector::default());
@@ -211,74 +112,6 @@ impl<In: Transport> Connector<In> for Boxed {
     }
 }
 
-/// Over the TCP connection: no read or write of a new connection's set-up
-/// outlasts the attempt.
-///
-/// ureq gives the proxy's CONNECT the connect budget afresh, measured from
-/// when it starts, so that it could run past the call's deadline after a
-/// slow TCP connect to the proxy. (The TLS handshake counts from the start of
-/// the connection; capping it too costs nothing.) While
-/// [`ClientConnector`] runs, this caps every timeout at the end of the
-/// attempt under way on this thread (just past ureq's own budget). Once the
-/// connection is made, ureq's own clock bounds the request and the response,
-/// and this passes timeouts through unchanged.
-#[derive(Debug)]
-struct AttemptDeadline;
-
-impl<In: Transport> Connector<In> for AttemptDeadline {
-    type Out = Capped<In>;
-
-    fn connect(
-        &self,
-        _: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, Error> {
-        Ok(chained.map(Capped))
-    }
-}
-
-/// A transport whose timeouts never reach past the attempt's end.
-#[derive(Debug)]
-struct Capped<T>(T);
-
-/// `timeout` cut to what is left of the attempt under way on this thread; a
-/// timeout error when nothing is.
-fn cap_to_attempt(mut timeout: NextTimeout) -> Result<NextTimeout, Error> {
-    let Some(end) = END.with(Cell::get) else {
-        return Ok(timeout);
-    };
-    let left = end.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(Error::Timeout(timeout.reason));
-    }
-    if UreqDuration::Exact(left) < timeout.after {
-        timeout.after = UreqDuration::Exact(left);
-    }
-    Ok(timeout)
-}
-
-impl<T: Transport> Transport for Capped<T> {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
-    }
-
-    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
-        self.0.transmit_output(amount, cap_to_attempt(timeout)?)
-    }
-
-    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
-        self.0.await_input(cap_to_attempt(timeout)?)
-    }
-
-    fn is_open(&mut self) -> bool {
-        self.0.is_open()
-    }
-
-    fn is_tls(&self) -> bool {
-        self.0.is_tls()
-    }
-}
-
 impl Connector for ClientConnector {
     type Out = Box<dyn Transport>;
 
@@ -287,7 +120,13 @@ impl Connector for ClientConnector {
         details: &ConnectionDetails,
         chained: Option<()>,
     ) -> Result<Option<Self::Out>, Error> {
-        let _connecting = Connecting::start();
+        // ureq's reason is the limit that comes first (a proxy's connection
+        // runs through here too, with the same limit).
+        let connect_timeout_binds = details.timeout.reason == Timeout::Connect;
+        record(|p| {
+            p.connecting = true;
+            p.connect_timeout_binds = connect_timeout_binds;
+        });
         let transport = if details.addrs[..] == [UNRESOLVED] {
             let resolver = DefaultResolver::default();
             let mut lookup = details.timeout;
@@ -333,6 +172,7 @@ impl Connector for ClientConnector {
         if details.uri.authority() != Some(&self.host) {
             return Ok(transport);
         }
+        record(|p| p.connecting = false);
         Ok(transport.map(|inner| Box::new(OneWrite::new(inner)) as Box<dyn Transport>))
     }
 }
@@ -348,11 +188,7 @@ impl Connector for ClientConnector {
 /// request unsent or sends one twice.
 ///
 /// It skips the probe ureq makes when it returns the connection to its pool
-/// right after reading (the one before reuse still runs), and passes
-/// timeouts down rounded up to the millisecond, so that the socket's timeout
-/// options are set again only when that value changes. (Rounding up never
-/// shortens a timeout; the client gives ureq a budget short of its deadline
-/// so that it cannot lengthen the call either.)
+/// right after reading (the one before reuse still runs).
 struct OneWrite {
     inner: Box<dyn Transport>,
     held: Vec<u8>,
@@ -395,7 +231,7 @@ impl OneWrite {
             let output = self.inner.buffers().output();
             let n = output.len().min(held.len() - done);
             output[..n].copy_from_slice(&held[done..done + n]);
-            if let Err(e) = self.inner.transmit_output(n, round_up_to_ms(timeout)) {
+            if let Err(e) = self.inner.transmit_output(n, timeout) {
                 record_failure(&e);
                 result = Err(e);
                 break;
@@ -437,15 +273,6 @@ fn request_len(held: &[u8]) -> Option<usize> {
     head_end.checked_add(body)
 }
 
-/// The timeout rounded up to the next whole millisecond: never shorter.
-fn round_up_to_ms(mut timeout: NextTimeout) -> NextTimeout {
-    if let UreqDuration::Exact(left) = timeout.after {
-        let ms = left.as_nanos().div_ceil(1_000_000);
-        timeout.after = UreqDuration::Exact(Duration::from_millis(ms as u64));
-    }
-    timeout
-}
-
 impl Transport for OneWrite {
     fn buffers(&mut self) -> &mut dyn Buffers {
         self.inner.buffers()
@@ -481,7 +308,7 @@ impl Transport for OneWrite {
         self.send_held(timeout)?;
         self.sending = false;
         self.skip_probe = true;
-        let result = self.inner.await_input(round_up_to_ms(timeout));
+        let result = self.inner.await_input(timeout);
         match &result {
             Ok(true) => record(|p| p.answered = true),
             Ok(false) => record(|p| p.broke = true),
@@ -514,7 +341,9 @@ impl fmt::Debug for OneWrite {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attempt::{progress, start as start_attempt, Progress, Stage};
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
     use ureq::unversioned::transport::LazyBuffers;
 
     /// What the scripted transport saw.
@@ -730,51 +559,6 @@ mod tests {
         let (_, progress) = exchange(&mut t);
         assert!(progress.answered);
         assert_eq!(progress.stage(), Stage::Sent);
-    }
-
-    #[test]
-    fn timeouts_are_capped_at_the_attempt_end_while_connecting() {
-        start_attempt(Instant::now() + Duration::from_millis(50));
-        // A connection in use: passed through as they are.
-        assert_eq!(
-            cap_to_attempt(timeout(10_000)).unwrap().after,
-            timeout(10_000).after
-        );
-        let connecting = Connecting::start();
-        let UreqDuration::Exact(capped) = cap_to_attempt(timeout(10_000)).unwrap().after else {
-            panic!("stays exact")
-        };
-        assert!(capped <= Duration::from_millis(50), "{capped:?}");
-        // A shorter timeout is left as it is (so socket timeouts keep their value).
-        assert_eq!(
-            cap_to_attempt(timeout(20)).unwrap().after,
-            timeout(20).after
-        );
-        drop(connecting);
-        start_attempt(Instant::now());
-        let _connecting = Connecting::start();
-        assert!(matches!(
-            cap_to_attempt(timeout(10)),
-            Err(Error::Timeout(_))
-        ));
-        // Through the transport too: nothing is read once the time is up.
-        let (inner, log) = scripted(vec![Ok(RESPONSE)]);
-        let mut capped = Capped(inner);
-        assert!(capped.await_input(timeout(10)).is_err());
-        assert!(log.lock().unwrap().writes.is_empty());
-    }
-
-    #[test]
-    fn rounding_never_shortens_a_timeout() {
-        for nanos in [1, 999_999, 1_000_000, 1_000_001, 29_999_999_999] {
-            let exact = Duration::from_nanos(nanos);
-            let mut t = timeout(0);
-            t.after = UreqDuration::Exact(exact);
-            let UreqDuration::Exact(rounded) = round_up_to_ms(t).after else {
-                panic!("stays exact")
-            };
-            assert!(rounded >= exact && rounded - exact < Duration::from_millis(1));
-        }
     }
 
     #[test]

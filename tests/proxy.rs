@@ -62,20 +62,15 @@ fn socks_proxies_are_refused_at_build() {
 
 #[test]
 fn a_slow_proxy_does_not_stretch_the_deadline() {
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpStream;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
     // A proxy whose accept queue is full, so that the client's SYN is dropped
     // and sent again a second later, and that then never answers the
     // CONNECT: ureq alone would give the CONNECT the whole connect budget
     // again after the slow TCP connect.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut fillers = Vec::new();
-    while let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
-        fillers.push(stream);
-        assert!(fillers.len() < 10_000, "the accept queue never filled");
-    }
+    let common::Unanswered { listener, addr, .. } = &common::unanswered();
+    let addr = *addr;
     let done = AtomicBool::new(false);
     let timeout = Duration::from_millis(1500);
     let took = std::thread::scope(|scope| {

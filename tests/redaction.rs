@@ -163,13 +163,68 @@ fn no_secret_in_any_fault() {
     }
 }
 
-/// Text a hostile server or gateway may send back: the secrets in every
-/// form (plain, JSON-escaped `\\/`, percent-encoded, unpadded base64), an
-/// ANSI escape, a bidirectional override, a zero-width space, a line break.
+/// Invisible characters of every kind: controls (ESC, DEL, NEL), format
+/// characters (soft hyphen, Arabic number signs, bidirectional marks,
+/// overrides and isolates, zero-width characters, the byte order mark,
+/// interlinear annotation, Kaithi and musical-symbol format characters, tag
+/// characters), line and paragraph separators, a combining grapheme joiner,
+/// variation selectors and Hangul fillers.
+const INVISIBLE: &[char] = &[
+    '\u{1b}',
+    '\u{7f}',
+    '\u{85}',
+    '\u{ad}',
+    '\u{34f}',
+    '\u{600}',
+    '\u{605}',
+    '\u{61c}',
+    '\u{6dd}',
+    '\u{70f}',
+    '\u{115f}',
+    '\u{180e}',
+    '\u{200b}',
+    '\u{200f}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{202e}',
+    '\u{2066}',
+    '\u{3164}',
+    '\u{fe0f}',
+    '\u{feff}',
+    '\u{fff9}',
+    '\u{fffb}',
+    '\u{110bd}',
+    '\u{1d173}',
+    '\u{e0001}',
+    '\u{e0020}',
+    '\u{e007f}',
+    '\u{e0100}',
+];
+
+/// `secret` with invisible characters inside it, starting at `from` in
+/// [`INVISIBLE`]: one after each of its characters.
+fn riddled(secret: &str, from: usize) -> String {
+    let invisible = INVISIBLE.iter().cycle().skip(from);
+    secret
+        .chars()
+        .zip(invisible)
+        .flat_map(|(c, i)| [c, *i])
+        .collect()
+}
+
+/// A token as a server may echo one: `{"typ":"VRT","alg":"HS512"}` as its
+/// header, and `tail` after it.
+fn jwt(tail: &str) -> String {
+    format!("eyJ0eXAiOiJWUlQiLCJhbGciOiJIUzUxMiJ9{tail}")
+}
+
+/// Text a hostile server or gateway may send back: the secrets riddled with
+/// invisible characters, in every encoding (JSON-escaped `\\/`,
+/// percent-encoded in either case, unpadded, URL-safe base64), the API token
+/// cut short, tokens with short and empty segments (glued to text, unsigned,
+/// a JWE), an ANSI escape, bidirectional overrides, a line break.
 fn hostile() -> String {
-    let b64 = expected_authorization()
-        .trim_start_matches("Basic ")
-        .to_owned();
+    let [token, b64, url_safe] = <[String; 3]>::try_from(common::secret_forms()).unwrap();
     let percent = |hex: fn(u8) -> String| -> String {
         b64.bytes()
             .map(|b| match b {
@@ -178,38 +233,43 @@ fn hostile() -> String {
             })
             .collect()
     };
-    let encoded = percent(|b| format!("%{b:02X}"));
-    let lower_hex = percent(|b| format!("%{b:02x}"));
     assert!(
         b64.contains(['+', '/', '=']),
         "the test needs an encoded form that differs"
     );
-    let url_safe = b64.replace('+', "-").replace('/', "_");
-    format!(
-        "x \u{1b}[31m {API_TOKEN} Basic {b64} {} {encoded} {} {lower_hex} {} \u{202e}evil\u{2066} z\u{200b}w \r\n end",
+    let forms = [
+        riddled(&token, 0),
+        riddled(&b64, 7),
         b64.replace('/', "\\/"),
-        b64.trim_end_matches('='),
-        url_safe.trim_end_matches('='),
+        riddled(&percent(|b| format!("%{b:02X}")), 13),
+        percent(|b| format!("%{b:02x}")),
+        riddled(url_safe.trim_end_matches('='), 21),
+        token[..token.len() * 7 / 10].to_owned(),
+        format!("a.{}", jwt(".eyJpYXQiOjF9.c2lnbmF0dXJlLWJ5dGVz")),
+        riddled(&jwt(".eyJpYXQiOjF9."), 3),
+        jwt("..aXZpdiBpdg.Y2lwaGVydGV4dA.dGFndGFn"),
+    ];
+    format!(
+        "x \u{1b}[31m {} \u{202e}evil\u{2066} z\u{200b}w \r\n end",
+        forms.join(" ")
     )
 }
 
-/// Asserts `text` holds no secret and nothing that changes how a terminal
-/// shows it.
+/// Asserts `text` holds no piece of a secret or a token, and nothing that
+/// changes how a terminal shows it.
 fn assert_printable(text: &str) {
     assert_no_secret(text, &[]);
-    let b64 = expected_authorization();
-    let b64 = b64.trim_start_matches("Basic ");
-    assert!(!text.contains(b64.trim_end_matches('=')), "{text}");
-    let url_safe = b64.replace('+', "-").replace('/', "_");
-    assert!(!text.contains(url_safe.trim_end_matches('=')), "{text}");
+    assert!(!text.contains("eyJ"), "a token in {text}");
     let lower = text.to_ascii_lowercase();
     assert!(
         !lower.contains("%2f") && !lower.contains("%3d") && !lower.contains("%2b"),
         "{text}"
     );
     for c in text.chars() {
-        let format = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}');
-        assert!(!c.is_control() && !format, "{c:?} in {text:?}");
+        assert!(
+            !c.is_control() && !INVISIBLE.contains(&c),
+            "{c:?} in {text:?}"
+        );
     }
 }
 
@@ -271,7 +331,10 @@ fn every_string_from_the_server_is_made_printable() {
     // Request ids with a tab and Unicode format characters, from both headers.
     use signalwire_pubsub::fake::{Fault, FaultServer};
     for name in ["x-request-id", "x-signalwire-request-id"] {
-        let header = evil.replace(['\u{1b}', '\r', '\n'], "\t");
+        let header: String = evil
+            .chars()
+            .map(|c| if c.is_ascii_control() { '\t' } else { c })
+            .collect();
         let raw =
             format!("HTTP/1.1 400 Bad Request\r\n{name}: {header}\r\nContent-Length: 0\r\n\r\n");
         let server = FaultServer::start(Fault::Raw(raw.into_bytes())).unwrap();
@@ -309,7 +372,10 @@ fn a_hostile_proxy_reason_phrase_is_never_printed() {
     use std::io::{Read, Write};
     // A CONNECT proxy that refuses with a hostile reason phrase.
     // httparse refuses other control characters in a reason phrase.
-    let evil = hostile().replace(['\u{1b}', '\r', '\n'], "\t");
+    let evil: String = hostile()
+        .chars()
+        .map(|c| if c.is_ascii_control() { '\t' } else { c })
+        .collect();
     let proxy = common::TestServer::start(move |mut stream| {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];

@@ -57,12 +57,33 @@ pub fn raw_post(addr: SocketAddr, authorization: &str, body: &str) -> (u16, Stri
     (status, body)
 }
 
-/// Asserts that no secret appears in `text`.
-pub fn assert_no_secret(text: &str, minted: &[String]) {
-    assert!(!text.contains(API_TOKEN), "API token leaked in: {text}");
+/// The forms in which the credentials may be echoed, each searched in
+/// pieces by [`assert_no_secret`]: the API token, the base64 credentials
+/// and their URL-safe alphabet.
+pub fn secret_forms() -> Vec<String> {
     let auth = expected_authorization();
-    let b64 = auth.trim_start_matches("Basic ");
-    assert!(!text.contains(b64), "Authorization value leaked in: {text}");
+    let b64 = auth.trim_start_matches("Basic ").to_owned();
+    let url_safe = b64.replace('+', "-").replace('/', "_");
+    vec![API_TOKEN.to_owned(), b64, url_safe]
+}
+
+/// Asserts that no run of 12 characters of a secret appears in `text`: of
+/// the API token, the base64 credentials, or the signature of a token in
+/// `minted`.
+pub fn assert_no_secret(text: &str, minted: &[String]) {
+    let signatures = minted
+        .iter()
+        .map(|t| t.rsplit('.').next().unwrap_or(t).to_owned());
+    for secret in secret_forms().into_iter().chain(signatures) {
+        let chars: Vec<char> = secret.chars().collect();
+        for run in chars.windows(12.min(chars.len())) {
+            let run: String = run.iter().collect();
+            assert!(
+                !text.contains(&run),
+                "{run:?} of a secret leaked in: {text}"
+            );
+        }
+    }
     for token in minted {
         assert!(
             !text.contains(token.as_str()),
@@ -87,6 +108,31 @@ pub fn refused_port() -> RefusedPort {
     RefusedPort {
         port,
         _held: (listener, client, accepted),
+    }
+}
+
+/// A loopback listener that answers no connection: its accept queue is
+/// full, so the kernel drops every new SYN and a connect hangs until its
+/// timeout (nothing accepts until the test does).
+pub struct Unanswered {
+    pub listener: std::net::TcpListener,
+    pub addr: SocketAddr,
+    _queued: Vec<TcpStream>,
+}
+
+pub fn unanswered() -> Unanswered {
+    use std::time::Duration;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut queued = Vec::new();
+    while let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+        queued.push(stream);
+        assert!(queued.len() < 10_000, "the accept queue never filled");
+    }
+    Unanswered {
+        listener,
+        addr,
+        _queued: queued,
     }
 }
 
