@@ -2,7 +2,8 @@
 //! command line.
 //!
 //! With `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and `SIGNALWIRE_API_TOKEN`
-//! set it calls that space; with none of them set, or with `--fake`, it mints
+//! set it calls that space (any of them set, even empty, means the
+//! environment is used); with none of them set, or with `--fake`, it mints
 //! from the built-in fake, so `cargo run --example pubsub_token` works offline
 //! (such a token is valid on no real space).
 //!
@@ -35,7 +36,8 @@ Mints a SignalWire PubSub token, or with --chat a Chat token, and prints it on s
                          must not start with sw_, the API token needs the Chat scope
   --ttl MINUTES          token lifetime, 1 to 43200 (default 15)
   --channel NAME=r|w|rw  a channel and its rights: read, write or both;
-                         repeatable (default: demo=rw)
+                         repeatable, and the same NAME twice adds the rights
+                         (--channel a=r --channel a=w is a=rw); default demo=rw
   --member-id ID         the member id (default: the server picks one)
   --state JSON           a JSON object stored with the member
   --json                 print {\"expires_at\":...,\"token\":...} instead of the bare token
@@ -50,8 +52,9 @@ A value can be attached with '=', which also passes one that starts with --:
 --member-id=--x.
 
 Calls the space in SIGNALWIRE_SPACE with SIGNALWIRE_PROJECT_ID and
-SIGNALWIRE_API_TOKEN. With none of the three set, or with --fake, mints from a
-built-in fake server instead: that token is valid on no real space.
+SIGNALWIRE_API_TOKEN (all three must be set and non-empty). With none of the
+three set, or with --fake, mints from a built-in fake server instead: that
+token is valid on no real space.
 
 Exit status: 0 token printed; 1 API or network failure, or stdout not writable;
 2 bad arguments, settings or request; 141 stdout closed before the token was
@@ -123,9 +126,11 @@ fn run() -> Result<(), ExitCode> {
         return Err(ExitCode::from(2));
     }
 
+    // A variable that is set counts, even empty: a script whose secrets did
+    // not load gets an error naming the empty one, never the fake's token.
     let set: Vec<&str> = ENV_VARS
         .into_iter()
-        .filter(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+        .filter(|name| std::env::var_os(name).is_some())
         .collect();
     let use_fake = options.fake || set.is_empty();
     let fake;
@@ -293,7 +298,11 @@ fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Option<Options>, S
                         ))
                     }
                 };
-                request = request.channel(name, access);
+                // The same name again adds rights, as TokenRequest::read and
+                // ::write do: nothing given is silently dropped.
+                let rights = request.channels.entry(name.to_owned()).or_default();
+                rights.read |= access.read;
+                rights.write |= access.write;
             }
             "--timeout" => {
                 let v = value()?;

@@ -589,7 +589,7 @@ fn decode_token(body: &[u8]) -> Result<String, &'static str> {
         .strip_prefix(b"{\"token\":\"")
         .and_then(|rest| rest.strip_suffix(b"\"}"))
     {
-        if !inner.is_empty() && is_plain(inner) {
+        if !inner.is_empty() && is_plain_token(inner) {
             if let Ok(token) = std::str::from_utf8(inner) {
                 return Ok(token.to_owned());
             }
@@ -601,7 +601,26 @@ fn decode_token(body: &[u8]) -> Result<String, &'static str> {
     if parsed.token.is_empty() {
         return Err("token is empty");
     }
+    // A token is printed, put in headers and URLs: nothing that a terminal
+    // or a shell would read as more than the token.
+    if !is_visible_ascii(parsed.token.as_bytes()) {
+        return Err("token holds a character that is not visible ASCII");
+    }
     Ok(parsed.token)
+}
+
+/// Whether `bytes` are all visible ASCII (`!` to `~`): no space, no control
+/// character, nothing beyond ASCII.
+fn is_visible_ascii(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_graphic)
+}
+
+/// Whether `bytes` are a token as the API writes it: visible ASCII with no
+/// quote or backslash, so nothing to unescape (one branch-free pass).
+fn is_plain_token(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |plain, &b| {
+        plain & (b > b' ') & (b <= b'~') & (b != b'"') & (b != b'\\')
+    })
 }
 
 /// Reads what it can of an error body: the `error` string and the items of
@@ -915,10 +934,11 @@ impl Client {
     /// one immediate retry when a kept-alive connection turns out to have
     /// been closed by the server; the README's "Failure behaviour" section
     /// says what is retried and why. No attempt starts past the overall
-    /// timeout and each gets what is left of it less a small margin, so the
-    /// call ends by the timeout, or a few milliseconds past it at worst
-    /// (socket timeouts run long by the kernel's tick). The error of the last
-    /// attempt is returned, with the number of attempts made.
+    /// timeout and each gets what is left of it less a small margin, and the
+    /// client waits for the server in slices of at most 250 ms, so the call
+    /// ends by the timeout, or a few milliseconds past it at worst (the
+    /// kernel fires timers a little late). The error of the last attempt is
+    /// returned, with the number of attempts made.
     pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
         self.mint(Service::PubSub, request)
     }
@@ -1442,24 +1462,32 @@ impl ClientBuilder {
     }
 }
 
-/// The certificates of a PEM file, as the roots to trust.
+/// The certificates of a PEM file, as the roots to trust. Anything but a
+/// regular file (a directory, a FIFO that would block, a device that never
+/// ends) is refused before it is opened, and so is a file over 16 MiB (a
+/// bundle of every public root is about 200 KiB).
 fn load_roots(path: &Path) -> Result<ureq::tls::RootCerts, Error> {
-    let config = |why: &str| Error::Config {
+    const MAX_CA_FILE: u64 = 16 * 1024 * 1024;
+    let config = |why: &str, source: Option<std::io::Error>| Error::Config {
         message: format!("CA file {}: {why}", path.display()),
-        source: None,
+        source: source.map(|e| Box::new(e) as _),
     };
-    let pem = std::fs::read(path).map_err(|e| Error::Config {
-        message: format!("CA file {} cannot be read", path.display()),
-        source: Some(Box::new(e)),
-    })?;
+    let meta = std::fs::metadata(path).map_err(|e| config("cannot be read", Some(e)))?;
+    if !meta.is_file() {
+        return Err(config("is not a regular file", None));
+    }
+    if meta.len() > MAX_CA_FILE {
+        return Err(config("is larger than 16 MiB", None));
+    }
+    let pem = std::fs::read(path).map_err(|e| config("cannot be read", Some(e)))?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
-        if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|_| config("bad PEM"))? {
+        if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|_| config("bad PEM", None))? {
             certs.push(cert);
         }
     }
     if certs.is_empty() {
-        return Err(config("no certificate in it"));
+        return Err(config("no certificate in it", None));
     }
     Ok(ureq::tls::RootCerts::new_with_certs(&certs))
 }
@@ -1715,7 +1743,8 @@ pub type PubSubToken = Token;
 
 impl Token {
     /// Decodes a 2xx response body, `{"token": "..."}`, as [`Client::create_token`]
-    /// does: the token must be a non-empty string; other keys are ignored.
+    /// does: the token must be a non-empty string of visible ASCII (`!` to
+    /// `~`); other keys are ignored.
     /// `expires_at` is `sent_at` plus the request's ttl. Useful for bodies
     /// fetched another way, tests and benchmarks; the error says what is
     /// wrong without quoting the body.
@@ -1848,23 +1877,26 @@ pub enum Error {
         /// lookup, connect, proxy, TLS handshake).
         request_sent: bool,
         /// The underlying error (ureq's; or its printable text when it
-        /// quoted a secret or a control character).
+        /// quoted a secret, a token or an invisible character).
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The call ran past its time limit.
+    /// A time limit ran out.
     #[non_exhaustive]
     Timeout {
-        /// `true` when the limit hit was the connect timeout.
+        /// `true` when the connect timeout ended a connection's set-up
+        /// (name lookup, TCP, proxy, TLS); `false` when the call's timeout
+        /// ran out, also while connecting.
         connecting: bool,
-        /// The limit that was hit.
+        /// The limit that ran out: the connect timeout or the call's timeout.
         limit: Duration,
         /// How many attempts were made.
         attempts: u32,
         /// Whether the request may have reached the server.
         request_sent: bool,
     },
-    /// A 2xx response whose body is not `{"token": "<non-empty string>"}`
-    /// (or is over 64 KiB). The body is not quoted: it may hold a token.
+    /// A 2xx response whose body is not `{"token": "<non-empty string>"}`, whose
+    /// token holds anything but visible ASCII (`!` to `~`), or that is over
+    /// 64 KiB. The body is not quoted: it may hold a token.
     #[non_exhaustive]
     InvalidResponse {
         /// The HTTP status.
@@ -1931,8 +1963,9 @@ pub enum TransportKind {
 }
 
 /// What the server said when it answered with an error status. Every string
-/// in it has been made printable: secrets replaced, control characters
-/// removed, cut to 200 characters.
+/// in it has been made printable: invisible characters removed, every piece
+/// of a secret and every token replaced, cut to 200 characters (see the
+/// README's "Secrets").
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiError {

@@ -511,3 +511,90 @@ fn fake_flag_wins_over_the_variables() {
     let out = run(&["--fake"], &[("SIGNALWIRE_SPACE", "example")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_variable_set_empty_is_a_settings_error_never_the_fake() {
+    // A script whose secrets failed to load: all three set, all empty.
+    let empty = [
+        ("SIGNALWIRE_SPACE", ""),
+        ("SIGNALWIRE_PROJECT_ID", ""),
+        ("SIGNALWIRE_API_TOKEN", ""),
+    ];
+    let out = run(&[], &empty);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("SIGNALWIRE_SPACE is empty") && !stderr.contains("fake"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    // One empty among good ones is named too.
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let url = fake.url();
+    let one_empty = [
+        ("SIGNALWIRE_SPACE", url.as_str()),
+        ("SIGNALWIRE_PROJECT_ID", PROJECT),
+        ("SIGNALWIRE_API_TOKEN", ""),
+    ];
+    let out = run(&[], &one_empty);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("SIGNALWIRE_API_TOKEN is empty"), "{stderr}");
+    assert!(
+        !stderr.contains("none of them"),
+        "all three are set: {stderr}"
+    );
+    assert_eq!(fake.request_count(), 0);
+    // Only --fake chooses the fake when a variable is set.
+    let out = run(&["--fake"], &empty);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn the_same_channel_twice_adds_the_rights() {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let env = env_for(&fake, API_TOKEN);
+    let args = ["--channel", "a=r", "--channel", "b=w", "--channel", "a=w"];
+    let out = run(&args, &as_refs(&env));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        fake.requests()[0].body,
+        r#"{"ttl":15,"channels":{"a":{"read":true,"write":true},"b":{"write":true}}}"#
+    );
+}
+
+#[test]
+fn a_timeout_names_the_limit_that_ran_out() {
+    // A host that never completes the TCP handshake, and --timeout 1: the
+    // call's limit ran out, not the 10 s connect timeout.
+    let unanswered = common::unanswered();
+    let space = format!("http://{}", unanswered.addr);
+    let env = [
+        ("SIGNALWIRE_SPACE", space.as_str()),
+        ("SIGNALWIRE_PROJECT_ID", PROJECT),
+        ("SIGNALWIRE_API_TOKEN", API_TOKEN),
+    ];
+    let out = run(&["--timeout", "1", "--retries", "0"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("the call took longer than 1s"), "{stderr}");
+    assert!(!stderr.contains("connecting"), "{stderr}");
+}
+
+#[test]
+fn a_token_that_is_not_visible_ascii_never_reaches_stdout() {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let env = env_for(&fake, API_TOKEN);
+    for token in [r"abc\u001b]0;x\u0007\nexport X=1", "a b", r"caf\u00e9"] {
+        fake.respond_next(FakeResponse::json(200, format!(r#"{{"token":"{token}"}}"#)));
+        let out = run(&["--retries", "0"], &as_refs(&env));
+        assert_eq!(out.status.code(), Some(1), "{token}");
+        assert!(out.stdout.is_empty(), "{token}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("not visible ASCII"), "{stderr}");
+        assert!(
+            !stderr.contains('\u{1b}') && !stderr.contains("export"),
+            "{stderr}"
+        );
+    }
+}

@@ -44,6 +44,26 @@ fn from_env_names_what_is_missing() {
     // SIGNALWIRE_REST_CA_FILE, as SignalWire's Python SDK reads it.
     std::env::set_var("SIGNALWIRE_REST_CA_FILE", "/nonexistent/ca.pem");
     assert!(config_message().contains("/nonexistent/ca.pem"));
+    // Not a regular file: refused at once, never opened (a FIFO would block).
+    let dir = std::env::temp_dir().join(format!("swps-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    for path in [
+        fifo.as_path(),
+        dir.as_path(),
+        std::path::Path::new("/dev/zero"),
+    ] {
+        std::env::set_var("SIGNALWIRE_REST_CA_FILE", path);
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(config_message()));
+        let message = wait
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("from_env returned");
+        assert!(message.contains("is not a regular file"), "{message}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
     let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ca.pem");
     std::env::set_var("SIGNALWIRE_REST_CA_FILE", ca);
     assert!(Client::from_env().is_ok());

@@ -32,6 +32,7 @@ const CASES: u64 = 100_000;
 const NOT_UTF8: &str = "body is not UTF-8";
 const NOT_SHAPE: &str = "body is not the JSON object {\"token\": string}";
 const EMPTY: &str = "token is empty";
+const NOT_VISIBLE: &str = "token holds a character that is not visible ASCII";
 // The outcomes of accepted bodies: `{"token":"…"}` (the fast path's shape
 // when the token needs no escape) with whitespace around, or another.
 const EXACT: &str = "token, exact shape";
@@ -188,6 +189,8 @@ fn oracle(body: &[u8]) -> Result<String, &'static str> {
     }
     match tokens.last() {
         Some(Value::String(s)) if s.is_empty() => Err(EMPTY),
+        // A token is printed, put in headers and URLs: visible ASCII only.
+        Some(Value::String(s)) if !s.bytes().all(|b| b.is_ascii_graphic()) => Err(NOT_VISIBLE),
         Some(Value::String(s)) => Ok(s.clone()),
         _ => Err(NOT_SHAPE),
     }
@@ -389,7 +392,7 @@ fn show_body(body: &[u8]) -> String {
 
 #[test]
 fn token_bodies_match_miniserde() {
-    let outcomes = [EXACT, OTHER, NOT_UTF8, NOT_SHAPE, EMPTY];
+    let outcomes = [EXACT, OTHER, NOT_UTF8, NOT_SHAPE, EMPTY, NOT_VISIBLE];
     run(1, "token bodies", &outcomes, body, show_body, check_body);
 }
 

@@ -234,12 +234,25 @@ fn error_body_over_the_cap_still_reports_the_status() {
 #[test]
 fn bad_2xx_bodies_are_invalid_responses() {
     let not_a_token = "body is not the JSON object {\"token\": string}";
+    let not_visible = "token holds a character that is not visible ASCII";
     let cases = [
         (r#"{"token":"a.b.c""#.to_owned(), not_a_token),
         (r#"{"nottoken":"x"}"#.to_owned(), not_a_token),
         (r#"{"token":42}"#.to_owned(), not_a_token),
         (r#"{"token":null}"#.to_owned(), not_a_token),
         (r#"{"token":""}"#.to_owned(), "token is empty"),
+        // Only visible ASCII is a token: nothing a terminal or shell reads.
+        (
+            r#"{"token":"abc\u001b]0;x\u0007\nexport X=1"}"#.to_owned(),
+            not_visible,
+        ),
+        (r#"{"token":"a b"}"#.to_owned(), not_visible),
+        (r#"{"token":"a\tb"}"#.to_owned(), not_visible),
+        (r#"{"token":"a.b.c\u0000"}"#.to_owned(), not_visible),
+        ("{\"token\":\"a.b.c\u{85}\"}".to_owned(), not_visible),
+        ("{\"token\":\"caf\u{e9}\"}".to_owned(), not_visible),
+        ("{\"token\":\"a\u{2028}b\"}".to_owned(), not_visible),
+        (r#"{"token":"a\u007f"}"#.to_owned(), not_visible),
         (r#"["token"]"#.to_owned(), not_a_token),
         (String::new(), not_a_token),
         (
