@@ -598,3 +598,30 @@ fn a_token_that_is_not_visible_ascii_never_reaches_stdout() {
         );
     }
 }
+
+#[test]
+fn a_hostile_echo_never_reaches_stderr() {
+    // The server echoes the secrets riddled with invisible characters, cut
+    // short, encoded, and tokens of every shape, in its error and headers.
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let env = env_for(&fake, API_TOKEN);
+    let evil = common::hostile();
+    let json = miniserde::json::to_string(&evil);
+    let item = format!(r#"{{"code":{json},"message":{json},"attribute":{json}}}"#);
+    for body in [
+        format!(r#"{{"error":{json}}}"#),
+        format!(r#"{{"errors":[{item}]}}"#),
+    ] {
+        fake.respond_next(FakeResponse::json(422, body));
+        let out = run(&["--retries", "0"], &as_refs(&env));
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("[redacted]") && stderr.contains("evil"),
+            "{stderr}"
+        );
+        // One line, and nothing of a secret or a token in it.
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        common::assert_printable(stderr.trim_end());
+    }
+}

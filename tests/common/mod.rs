@@ -92,6 +92,116 @@ pub fn assert_no_secret(text: &str, minted: &[String]) {
     }
 }
 
+/// Invisible characters of every kind: controls (ESC, DEL, NEL), format
+/// characters (soft hyphen, Arabic number signs, bidirectional marks,
+/// overrides and isolates, zero-width characters, the byte order mark,
+/// interlinear annotation, Kaithi and musical-symbol format characters, tag
+/// characters), line and paragraph separators, a combining grapheme joiner,
+/// variation selectors and Hangul fillers.
+pub const INVISIBLE: &[char] = &[
+    '\u{1b}',
+    '\u{7f}',
+    '\u{85}',
+    '\u{ad}',
+    '\u{34f}',
+    '\u{600}',
+    '\u{605}',
+    '\u{61c}',
+    '\u{6dd}',
+    '\u{70f}',
+    '\u{115f}',
+    '\u{180e}',
+    '\u{200b}',
+    '\u{200f}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{202e}',
+    '\u{2066}',
+    '\u{3164}',
+    '\u{fe0f}',
+    '\u{feff}',
+    '\u{fff9}',
+    '\u{fffb}',
+    '\u{110bd}',
+    '\u{1d173}',
+    '\u{e0001}',
+    '\u{e0020}',
+    '\u{e007f}',
+    '\u{e0100}',
+];
+
+/// `secret` with invisible characters inside it, starting at `from` in
+/// [`INVISIBLE`]: one after each of its characters.
+pub fn riddled(secret: &str, from: usize) -> String {
+    let invisible = INVISIBLE.iter().cycle().skip(from);
+    secret
+        .chars()
+        .zip(invisible)
+        .flat_map(|(c, i)| [c, *i])
+        .collect()
+}
+
+/// A token as a server may echo one: `{"typ":"VRT","alg":"HS512"}` as its
+/// header, and `tail` after it.
+fn jwt(tail: &str) -> String {
+    format!("eyJ0eXAiOiJWUlQiLCJhbGciOiJIUzUxMiJ9{tail}")
+}
+
+/// Text a hostile server or gateway may send back: the secrets riddled with
+/// invisible characters, in every encoding (JSON-escaped `\\/`,
+/// percent-encoded in either case, unpadded, URL-safe base64), the API token
+/// cut short, tokens with short and empty segments (glued to text, unsigned,
+/// a JWE), an ANSI escape, bidirectional overrides, a line break.
+pub fn hostile() -> String {
+    let [token, b64, url_safe] = <[String; 3]>::try_from(secret_forms()).unwrap();
+    let percent = |hex: fn(u8) -> String| -> String {
+        b64.bytes()
+            .map(|b| match b {
+                b'+' | b'/' | b'=' => hex(b),
+                b => (b as char).to_string(),
+            })
+            .collect()
+    };
+    assert!(
+        b64.contains(['+', '/', '=']),
+        "the test needs an encoded form that differs"
+    );
+    let forms = [
+        riddled(&token, 0),
+        riddled(&b64, 7),
+        b64.replace('/', "\\/"),
+        riddled(&percent(|b| format!("%{b:02X}")), 13),
+        percent(|b| format!("%{b:02x}")),
+        riddled(url_safe.trim_end_matches('='), 21),
+        token[..token.len() * 7 / 10].to_owned(),
+        format!("a.{}", jwt(".eyJpYXQiOjF9.c2lnbmF0dXJlLWJ5dGVz")),
+        riddled(&jwt(".eyJpYXQiOjF9."), 3),
+        jwt("..aXZpdiBpdg.Y2lwaGVydGV4dA.dGFndGFn"),
+    ];
+    format!(
+        "x \u{1b}[31m {} \u{202e}evil\u{2066} z\u{200b}w \r\n end",
+        forms.join(" ")
+    )
+}
+
+/// Asserts `text` holds no piece of a secret or a token, and nothing that
+/// changes how a terminal shows it.
+pub fn assert_printable(text: &str) {
+    assert_no_secret(text, &[]);
+    assert!(!text.contains("eyJ"), "a token in {text}");
+    let lower = text.to_ascii_lowercase();
+    assert!(
+        !lower.contains("%2f") && !lower.contains("%3d") && !lower.contains("%2b"),
+        "{text}"
+    );
+    for c in text.chars() {
+        assert!(
+            !c.is_control() && !INVISIBLE.contains(&c),
+            "{c:?} in {text:?}"
+        );
+    }
+}
+
 /// A loopback port that refuses connections for as long as this value lives:
 /// the local port of a connected socket, on which nothing listens and which
 /// no listener can take while the socket holds it.
