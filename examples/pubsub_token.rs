@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use miniserde::json::{Object, Value};
 use signalwire_pubsub::fake::FakeServer;
@@ -178,7 +178,7 @@ fn run() -> Result<(), ExitCode> {
         Ok(token) => {
             let line = match options.json {
                 true => {
-                    let expires_at = rfc3339(token.expires_at());
+                    let expires_at = token.expires_at_rfc3339();
                     let mut out = Object::new();
                     out.insert("expires_at".into(), Value::String(expires_at));
                     out.insert("token".into(), Value::String(token.into_token()));
@@ -348,22 +348,4 @@ fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Option<Options>, S
         timeout,
         retries,
     }))
-}
-
-/// `2026-11-28T01:16:00Z`, from days since the epoch (Howard Hinnant's
-/// civil-from-days algorithm).
-fn rfc3339(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (rem / 3600, rem / 60 % 60, rem % 60);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }

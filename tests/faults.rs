@@ -41,18 +41,8 @@ fn against(fault: Fault, timeout: Duration) -> (Result<String, Error>, Duration,
 #[test]
 fn close_before_answer_is_transport_and_not_retried() {
     let (result, _, requests) = against(Fault::CloseBeforeAnswer, Duration::from_secs(5));
-    let err = result.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                attempts: 1,
-                request_sent: true,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let (kind, attempts, sent, err) = common::transport_error(result);
+    assert_eq!((kind, attempts, sent), (TransportKind::Io, 1, true));
     assert!(!err.is_retryable());
     assert_eq!(requests, 1, "the request was sent, so it is not sent again");
 }
@@ -120,18 +110,12 @@ fn an_idle_timeout_around_the_next_call_fails_no_call() {
 #[test]
 fn close_mid_body_is_transport_io() {
     let (result, _, requests) = against(Fault::CloseMidBody, Duration::from_secs(5));
-    let err = result.unwrap_err();
+    let (kind, attempts, sent, _) = common::transport_error(result);
     assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: TransportKind::Io | TransportKind::Protocol,
-                attempts: 1,
-                ..
-            }
-        ),
-        "{err:?}"
+        matches!(kind, TransportKind::Io | TransportKind::Protocol),
+        "{kind:?}"
     );
+    assert_eq!((attempts, sent), (1, true));
     assert_eq!(requests, 1);
 }
 
@@ -365,33 +349,6 @@ fn what_is_retried_and_what_is_not() {
     assert_eq!(off.create_token(&request()).unwrap_err().attempts(), 1);
 }
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` for `time`.
-fn http_date(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let days = (secs / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (h, m, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    format!(
-        "{weekday}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
-        months[month as usize - 1]
-    )
-}
-
 #[test]
 fn retry_after_in_seconds_and_dates() {
     let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
@@ -401,8 +358,8 @@ fn retry_after_in_seconds_and_dates() {
     fake.respond_next(FakeResponse::json(429, "{}").header("retry-after", "7"));
     let err = once.create_token(&request()).unwrap_err();
     assert_eq!(err.api().unwrap().retry_after, Some(Duration::from_secs(7)));
-    let in_20s = http_date(SystemTime::now() + Duration::from_secs(20));
-    fake.respond_next(FakeResponse::json(503, "{}").header("retry-after", in_20s));
+    let in_20s = SystemTime::now() + Duration::from_secs(20);
+    fake.respond_next(FakeResponse::json(503, "{}").retry_after_at(in_20s));
     let wait = once
         .create_token(&request())
         .unwrap_err()
@@ -414,10 +371,6 @@ fn retry_after_in_seconds_and_dates() {
         wait > Duration::from_secs(17) && wait <= Duration::from_secs(20),
         "{wait:?}"
     );
-    assert_eq!(
-        http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777)),
-        "Sun, 06 Nov 1994 08:49:37 GMT"
-    );
     fake.respond_next(
         FakeResponse::json(503, "{}").header("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT"),
     );
@@ -425,10 +378,15 @@ fn retry_after_in_seconds_and_dates() {
     assert_eq!(past.api().unwrap().retry_after, Some(Duration::ZERO));
 
     // Both forms on both statuses.
-    let in_5s = http_date(SystemTime::now() + Duration::from_secs(5));
+    let in_5s = SystemTime::now() + Duration::from_secs(5);
     for status in [429, 503] {
-        for value in ["3", in_5s.as_str()] {
-            fake.respond_next(FakeResponse::json(status, "{}").header("retry-after", value));
+        let seconds = FakeResponse::json(status, "{}").header("retry-after", "3");
+        for response in [
+            seconds,
+            FakeResponse::json(status, "{}").retry_after_at(in_5s),
+        ] {
+            let value = format!("{:?}", response.headers);
+            fake.respond_next(response);
             let wait = once
                 .create_token(&request())
                 .unwrap_err()
@@ -507,21 +465,9 @@ fn retries_never_outlive_the_deadline() {
 fn refused_connections_are_retried_as_nothing_was_sent() {
     let refused = common::refused_port();
     let url = format!("http://127.0.0.1:{}", refused.port);
-    let err = client(&url, Duration::from_secs(10), 3)
-        .create_token(&request())
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: TransportKind::Connect,
-                attempts: 4,
-                request_sent: false,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let result = client(&url, Duration::from_secs(10), 3).create_token(&request());
+    let (kind, attempts, sent, err) = common::transport_error(result);
+    assert_eq!((kind, attempts, sent), (TransportKind::Connect, 4, false));
     assert!(err.is_retryable());
     assert!(std::error::Error::source(&err).is_some());
     assert!(

@@ -6,19 +6,20 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 
-use common::TestServer;
+use signalwire_pubsub::fake::FaultServer;
 use signalwire_pubsub::{Client, ClientBuilder, Error, TokenRequest};
 
 /// A proxy that records the head of each request it gets, then closes.
-fn recording_proxy() -> (TestServer, mpsc::Receiver<String>) {
+fn recording_proxy() -> (FaultServer, mpsc::Receiver<String>) {
     let (tx, rx) = mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
-    let proxy = TestServer::start(move |stream| {
+    let proxy = FaultServer::serve(move |stream| {
         let mut head = String::new();
         let mut reader = BufReader::new(stream);
         while reader.read_line(&mut head).unwrap_or(0) > 2 && !head.ends_with("\r\n\r\n") {}
         let _ = tx.lock().unwrap().send(head);
-    });
+    })
+    .unwrap();
     (proxy, rx)
 }
 
@@ -32,7 +33,7 @@ fn mint(builder: ClientBuilder) -> Error {
 #[test]
 fn requests_go_through_an_explicit_http_proxy() {
     let (proxy, seen) = recording_proxy();
-    let url = format!("http://{}", proxy.addr);
+    let url = format!("http://{}", proxy.addr());
     let builder =
         Client::builder("https://example.invalid", "project", "proxy-test-secret").proxy(&url);
     let err = mint(builder);

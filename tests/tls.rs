@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::TestServer;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use signalwire_pubsub::fake::FaultServer;
 use signalwire_pubsub::{Client, Error, TokenRequest, TransportKind};
 
 mod common;
@@ -18,10 +18,9 @@ const CERT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/server.pem")
 const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/server-key.pem");
 
 struct TlsServer {
-    addr: SocketAddr,
     handshakes: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
-    server: TestServer,
+    server: FaultServer,
 }
 
 /// Serves `{"token":"tls.token.ok"}` over TLS, keeping each connection alive
@@ -44,7 +43,7 @@ fn tls_server() -> TlsServer {
     let handshakes = Arc::new(AtomicUsize::new(0));
     let requests = Arc::new(AtomicUsize::new(0));
     let (hs, rq) = (Arc::clone(&handshakes), Arc::clone(&requests));
-    let server = TestServer::start(move |mut tcp| {
+    let server = FaultServer::serve(move |mut tcp| {
         let mut conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
         while conn.is_handshaking() {
             if conn.complete_io(&mut tcp).is_err() {
@@ -83,9 +82,9 @@ fn tls_server() -> TlsServer {
                 return;
             }
         }
-    });
+    })
+        .unwrap();
     TlsServer {
-        addr: server.addr,
         handshakes,
         requests,
         server,
@@ -106,7 +105,7 @@ fn mint_three(client: &Client, server: &TlsServer) {
 #[test]
 fn token_over_https_with_the_test_ca_reusing_the_connection() {
     let server = tls_server();
-    let client = Client::builder(&format!("https://{}", server.addr), "p", "t")
+    let client = Client::builder(&format!("https://{}", server.server.addr()), "p", "t")
         .ca_file(CA)
         .build()
         .unwrap();
@@ -121,24 +120,17 @@ fn token_over_https_with_the_test_ca_reusing_the_connection() {
 #[test]
 fn the_same_server_is_refused_with_the_default_roots() {
     let server = tls_server();
-    let client = Client::new(&format!("https://{}", server.addr), "p", "t").unwrap();
-    let err = client
-        .create_token(&TokenRequest::new(5).read("a"))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: TransportKind::Tls,
-                attempts: 1,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let client = Client::new(&format!("https://{}", server.server.addr()), "p", "t").unwrap();
+    let result = client.create_token(&TokenRequest::new(5).read("a"));
+    let (kind, attempts, sent, _) = common::transport_error(result);
+    assert_eq!((kind, attempts, sent), (TransportKind::Tls, 1, false));
     // It connected and tried (a handshake that fails is not counted), and
     // no request reached the server.
-    assert_eq!(server.server.connections(), 1, "one attempt: not retried");
+    assert_eq!(
+        server.server.connection_count(),
+        1,
+        "one attempt: not retried"
+    );
     assert_eq!(server.handshakes.load(Ordering::SeqCst), 0);
     assert_eq!(server.requests.load(Ordering::SeqCst), 0);
 }
@@ -169,34 +161,25 @@ fn a_bad_ca_file_is_a_config_error() {
 
 #[test]
 fn a_server_that_does_not_speak_tls_is_a_tls_error() {
-    let server = TestServer::start(|mut stream| {
+    let server = FaultServer::serve(|mut stream| {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
         let mut sink = [0u8; 4096];
         let _ = stream.read(&mut sink);
-    });
-    let client = Client::new(&format!("https://{}", server.addr), "p", "t").unwrap();
-    let err = client
-        .create_token(&TokenRequest::new(5).read("a"))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                kind: TransportKind::Tls,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_eq!(server.connections(), 1);
+    })
+    .unwrap();
+    let client = Client::new(&format!("https://{}", server.addr()), "p", "t").unwrap();
+    let result = client.create_token(&TokenRequest::new(5).read("a"));
+    let (kind, _, sent, _) = common::transport_error(result);
+    assert_eq!((kind, sent), (TransportKind::Tls, false));
+    assert_eq!(server.connection_count(), 1);
 }
 
 /// A CONNECT proxy that tunnels every connection to `target`, counting the
 /// CONNECT requests it got.
-fn tunnel_proxy(target: SocketAddr) -> (TestServer, Arc<AtomicUsize>) {
+fn tunnel_proxy(target: SocketAddr) -> (FaultServer, Arc<AtomicUsize>) {
     let connects = Arc::new(AtomicUsize::new(0));
     let count = Arc::clone(&connects);
-    let proxy = TestServer::start(move |client| {
+    let proxy = FaultServer::serve(move |client| {
         let mut reader = BufReader::new(client.try_clone().unwrap());
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
@@ -222,16 +205,17 @@ fn tunnel_proxy(target: SocketAddr) -> (TestServer, Arc<AtomicUsize>) {
             let _ = std::io::copy(&mut up_r, &mut client_w);
             let _ = client_w.shutdown(std::net::Shutdown::Both);
         });
-    });
+    })
+    .unwrap();
     (proxy, connects)
 }
 
 #[test]
 fn through_a_connect_proxy_one_tunnel_one_handshake_for_three_calls() {
     let server = tls_server();
-    let (proxy, connects) = tunnel_proxy(server.addr);
-    let proxy_url = format!("http://{}", proxy.addr);
-    let space = format!("https://pubsub.example:{}", server.addr.port());
+    let (proxy, connects) = tunnel_proxy(server.server.addr());
+    let proxy_url = format!("http://{}", proxy.addr());
+    let space = format!("https://pubsub.example:{}", server.server.addr().port());
     let client = Client::builder(&space, "p", "t")
         .ca_file(CA)
         .proxy(&proxy_url)

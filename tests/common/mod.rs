@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use signalwire_pubsub::fake::FakeServer;
-use signalwire_pubsub::Client;
+use signalwire_pubsub::{Client, Error, TransportKind};
 
 pub const PROJECT: &str = "p-7f3a9c";
 /// Chosen so that the base64 of `PROJECT:API_TOKEN` holds `+`, `/` and `=`
@@ -36,6 +36,24 @@ pub fn fake_and_client_without_retries() -> (FakeServer, Client) {
         .build()
         .expect("client builds");
     (fake, client)
+}
+
+/// The `Error::Transport` that `result` must be: its kind, its attempts,
+/// whether the request was sent, and the error itself for more checks.
+pub fn transport_error<T: std::fmt::Debug>(
+    result: Result<T, Error>,
+) -> (TransportKind, u32, bool, Error) {
+    let err = result.expect_err("the call fails");
+    let Error::Transport {
+        kind,
+        attempts,
+        request_sent,
+        ..
+    } = &err
+    else {
+        panic!("expected a transport error, got {err:?}")
+    };
+    (*kind, *attempts, *request_sent, err)
 }
 
 /// Sends one raw HTTP/1.1 request and returns (status, body).
@@ -243,72 +261,5 @@ pub fn unanswered() -> Unanswered {
         listener,
         addr,
         _queued: queued,
-    }
-}
-
-/// A loopback server for tests: accepts on its own thread and runs `serve`
-/// for each connection on a thread of its own. Dropping it stops accepting,
-/// shuts every connection down and joins every thread, so nothing of it
-/// outlives the test.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    accept: Option<std::thread::JoinHandle<()>>,
-    connections: Connections,
-}
-
-type Connections = std::sync::Arc<std::sync::Mutex<Vec<(TcpStream, std::thread::JoinHandle<()>)>>>;
-
-impl TestServer {
-    pub fn start(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> TestServer {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let connections = Connections::default();
-        let (stopped, list, serve) = (Arc::clone(&stop), Arc::clone(&connections), Arc::new(serve));
-        let accept = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                if stopped.load(Ordering::SeqCst) {
-                    break;
-                }
-                let handle = stream.try_clone().expect("clone");
-                let serve = Arc::clone(&serve);
-                let thread = std::thread::spawn(move || {
-                    let closer = stream.try_clone().expect("clone");
-                    serve(stream);
-                    // The list holds a clone: close the socket itself.
-                    let _ = closer.shutdown(std::net::Shutdown::Both);
-                });
-                list.lock().unwrap().push((handle, thread));
-            }
-        });
-        TestServer {
-            addr,
-            stop,
-            accept: Some(accept),
-            connections,
-        }
-    }
-
-    /// How many connections it accepted.
-    pub fn connections(&self) -> usize {
-        self.connections.lock().unwrap().len()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
-        }
-        for (stream, thread) in std::mem::take(&mut *self.connections.lock().unwrap()) {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-            let _ = thread.join();
-        }
     }
 }

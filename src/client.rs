@@ -1,0 +1,336 @@
+//! The client: a call, its attempts, and what each failed attempt means.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ureq::http::{header, HeaderMap, HeaderValue, Uri};
+
+use crate::attempt::{self, Stage};
+use crate::deadline::Deadline;
+use crate::request::{Service, TokenRequest};
+use crate::response::{read_error_body, Token};
+use crate::retry::{parse_retry_after, Retries};
+use crate::secrets::{Secrets, REDACTED};
+use crate::{ApiError, Error, TransportKind, MAX_RESPONSE_BYTES};
+
+/// A client for one SignalWire space and project.
+///
+/// Cheap to clone (it is an `Arc`), `Send + Sync`, and keeps connections
+/// alive between calls. Its `Debug` output never shows the API token.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+/// What a client holds, made once by `ClientBuilder::build`.
+pub(crate) struct Inner {
+    pub(crate) agent: ureq::Agent,
+    pub(crate) endpoints: Endpoints,
+    pub(crate) project_id: String,
+    pub(crate) authorization: HeaderValue,
+    /// The API token and the credentials, searched for in server text.
+    pub(crate) secrets: Secrets,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) retries: u32,
+}
+
+impl From<Inner> for Client {
+    fn from(inner: Inner) -> Client {
+        Client {
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+/// Where each service's requests go: one field per [`Service`], so that a
+/// new service does not compile until it has its endpoint.
+pub(crate) struct Endpoints {
+    pubsub: Endpoint,
+    chat: Endpoint,
+}
+
+struct Endpoint {
+    uri: Uri,
+    url: String,
+}
+
+impl Endpoints {
+    /// The endpoints under `base` (`scheme://host[:port][/prefix]`).
+    pub(crate) fn new(base: &str) -> Result<Endpoints, Error> {
+        let at = |service: Service| {
+            let url = format!("{base}{}", service.path());
+            let uri = url.parse().map_err(|_| Error::Config {
+                message: "space does not make a valid URL".to_owned(),
+                source: None,
+            })?;
+            Ok(Endpoint { uri, url })
+        };
+        Ok(Endpoints {
+            pubsub: at(Service::PubSub)?,
+            chat: at(Service::Chat)?,
+        })
+    }
+
+    fn get(&self, service: Service) -> &Endpoint {
+        match service {
+            Service::PubSub => &self.pubsub,
+            Service::Chat => &self.chat,
+        }
+    }
+
+    /// A URI with the host all endpoints share.
+    pub(crate) fn host(&self) -> &Uri {
+        &self.pubsub.uri
+    }
+}
+
+impl Client {
+    /// The full URL PubSub token requests go to.
+    pub fn url(&self) -> &str {
+        self.url_for(Service::PubSub)
+    }
+
+    /// The full URL requests for `service`'s tokens go to.
+    pub fn url_for(&self, service: Service) -> &str {
+        &self.inner.endpoints.get(service).url
+    }
+
+    /// Mints a PubSub token (`POST /api/pubsub/tokens`): validates
+    /// `request`, then sends it, retrying what is safe to retry.
+    ///
+    /// A request that breaks a rule of the API is an
+    /// [`Error::InvalidRequest`] and nothing is sent. Otherwise the call makes
+    /// up to 1 + [`retries`](crate::ClientBuilder::retries) attempts, plus at
+    /// most one immediate retry when a kept-alive connection turns out to
+    /// have been closed by the server; the README's "Failure behaviour"
+    /// section says what is retried and why. No attempt starts past the
+    /// overall timeout and each gets what is left of it less a small margin,
+    /// and the client waits for the server in slices of at most 250 ms, so
+    /// the call ends by the timeout, or a few milliseconds past it at worst
+    /// (the kernel fires timers a little late). The error of the last attempt
+    /// is returned, with the number of attempts made.
+    pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        self.mint(Service::PubSub, request)
+    }
+
+    /// Mints a Chat token (`POST /api/chat/tokens`): the same body, headers,
+    /// deadline, retries and errors as [`create_token`](Self::create_token),
+    /// with Chat's extra rule checked before sending (no channel name may
+    /// start with `sw_`). The API token needs the Chat scope.
+    pub fn create_chat_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        self.mint(Service::Chat, request)
+    }
+
+    /// Mints a token of either kind; see [`create_token`](Self::create_token).
+    pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
+        let body = request.to_json_for(service)?;
+        let deadline = Deadline::start(self.inner.timeout);
+        let mut retries = Retries::new(self.inner.retries);
+        loop {
+            let (err, stage) = match self.attempt(service, &body, request, deadline, &retries) {
+                Ok(token) => return Ok(token),
+                Err(failed) => failed,
+            };
+            match retries.after(&err, stage, deadline) {
+                Some(delay) if !delay.is_zero() => std::thread::sleep(delay),
+                Some(_) => {}
+                None => return Err(err),
+            }
+        }
+    }
+
+    /// One HTTP exchange within the deadline: the token, or the error with
+    /// how far the attempt got.
+    fn attempt(
+        &self,
+        service: Service,
+        body: &str,
+        request: &TokenRequest,
+        deadline: Deadline,
+        retries: &Retries,
+    ) -> Result<Token, (Error, Stage)> {
+        let attempts = retries.attempt;
+        let budget = deadline.start_attempt();
+        if budget.is_zero() {
+            let err = self.timeout_error(deadline, false, attempts, false);
+            return Err((err, Stage::NotSent));
+        }
+        let sent_at = SystemTime::now();
+        let failed = |e| self.transport_error(e, deadline, attempts);
+        let mut response = self.send(service, body, budget, retries).map_err(failed)?;
+        let status = response.status().as_u16();
+        let read = (response.body_mut().with_config())
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec();
+        let body = match read {
+            Ok(body) => Some(body),
+            Err(ureq::Error::BodyExceedsLimit(_)) => None,
+            Err(e) => return Err(failed(e)),
+        };
+        let headers = response.headers();
+        if !(200..300).contains(&status) {
+            let err = self.api_error(status, headers, body.as_deref(), attempts);
+            return Err((err, Stage::Sent));
+        }
+        let token = Token::from_response(body.as_deref(), request, sent_at, attempts);
+        token.map_err(|invalid| {
+            let err = Error::InvalidResponse {
+                status,
+                request_id: self.request_id(headers),
+                reason: invalid.reason().to_owned(),
+                attempts,
+            };
+            (err, Stage::Sent)
+        })
+    }
+
+    /// Sends the request. The agent's own settings (its timeout is the
+    /// call's, less the margin) serve a first attempt; a later one gets
+    /// what is left, and a new connection when the pooled one was stale.
+    fn send(
+        &self,
+        service: Service,
+        body: &str,
+        budget: Duration,
+        retries: &Retries,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let inner = &*self.inner;
+        let mut builder = inner.agent.post(inner.endpoints.get(service).uri.clone());
+        if retries.attempt > 1 {
+            let mut config = builder.config().timeout_global(Some(budget));
+            if retries.fresh_connection {
+                config = config.max_idle_age(Duration::ZERO);
+            }
+            builder = config.build();
+        }
+        builder
+            .header(header::AUTHORIZATION, inner.authorization.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json")
+            .send(body.as_bytes())
+    }
+
+    /// The error for an answer with an error status: what the server said,
+    /// made printable, in the status's variant.
+    fn api_error(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        attempts: u32,
+    ) -> Error {
+        let retry_after = (headers.get(header::RETRY_AFTER))
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, SystemTime::now()));
+        let mut api = ApiError {
+            status,
+            request_id: self.request_id(headers),
+            message: None,
+            errors: Vec::new(),
+            body_prefix: None,
+            retry_after,
+            attempts,
+        };
+        read_error_body(&mut api, body, &self.inner.secrets);
+        Error::from_status(api)
+    }
+
+    /// The request id of a response, from either header, made printable.
+    fn request_id(&self, headers: &HeaderMap) -> Option<String> {
+        let id = ["x-request-id", "x-signalwire-request-id"]
+            .iter()
+            .find_map(|name| headers.get(*name))?;
+        Some(
+            self.inner
+                .secrets
+                .printable(&String::from_utf8_lossy(id.as_bytes())),
+        )
+    }
+
+    /// A timeout: the connect timeout's if `connecting`, else the call's.
+    fn timeout_error(
+        &self,
+        deadline: Deadline,
+        connecting: bool,
+        attempts: u32,
+        request_sent: bool,
+    ) -> Error {
+        Error::Timeout {
+            connecting,
+            limit: if connecting {
+                self.inner.connect_timeout
+            } else {
+                deadline.timeout()
+            },
+            attempts,
+            request_sent,
+        }
+    }
+
+    /// A failure of ureq's, classified by how far the attempt got and which
+    /// limit bound it (recorded by the transport as it went), never by the
+    /// error's text.
+    fn transport_error(&self, e: ureq::Error, deadline: Deadline, attempts: u32) -> (Error, Stage) {
+        let progress = attempt::progress();
+        let stage = progress.stage();
+        let request_sent = stage != Stage::NotSent;
+        let kind = match &e {
+            // ureq may name the connect timeout when the deadline cut the
+            // connect: the record says which limit bound.
+            e if is_timeout(e) => {
+                let connecting = progress.connect_timed_out();
+                let err = self.timeout_error(deadline, connecting, attempts, request_sent);
+                return (err, stage);
+            }
+            ureq::Error::HostNotFound => TransportKind::NoAddress,
+            _ if progress.resolving => TransportKind::Dns,
+            ureq::Error::Tls(_) | ureq::Error::TlsRequired => TransportKind::Tls,
+            #[cfg(feature = "rustls")]
+            ureq::Error::Rustls(_) => TransportKind::Tls,
+            #[cfg(feature = "native-tls")]
+            ureq::Error::NativeTls(_) | ureq::Error::Der(_) => TransportKind::Tls,
+            // rustls reports a failed handshake or a bad record (an unknown
+            // issuer, say) through its stream as I/O of kind InvalidData.
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+                TransportKind::Tls
+            }
+            _ if !request_sent => TransportKind::Connect,
+            ureq::Error::Io(_) => TransportKind::Io,
+            ureq::Error::Protocol(_) | ureq::Error::LargeResponseHeader(..) => {
+                TransportKind::Protocol
+            }
+            _ => TransportKind::Other,
+        };
+        let error = Error::Transport {
+            kind,
+            attempts,
+            request_sent,
+            source: self.inner.secrets.printable_error(e),
+        };
+        (error, stage)
+    }
+}
+
+/// Whether ureq's error is a timeout (its own, or a socket's).
+fn is_timeout(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.url())
+            .field("project_id", &self.inner.project_id)
+            .field("api_token", &REDACTED)
+            .field("timeout", &self.inner.timeout)
+            .field("connect_timeout", &self.inner.connect_timeout)
+            .field("retries", &self.inner.retries)
+            .finish()
+    }
+}

@@ -1,0 +1,412 @@
+//! The request: the two services, a token request as a plain struct, every
+//! rule of the API checked before sending, and the JSON body written by hand.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+use miniserde::json;
+
+use crate::error::{Error, Field};
+use crate::{
+    MAX_CHANNELS, MAX_CHANNEL_NAME_CHARS, MAX_MEMBER_ID_CHARS, MAX_STATE_CHARS, MAX_TTL_MINUTES,
+};
+
+/// Which kind of token a request mints: the two endpoints take the same body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Service {
+    /// `POST /api/pubsub/tokens`; the API token needs the PubSub scope.
+    PubSub,
+    /// `POST /api/chat/tokens`; the API token needs the Chat scope, and no
+    /// channel name may start with [`CHAT_RESERVED_PREFIX`].
+    Chat,
+}
+
+/// Chat channel names may not start with this prefix (SignalWire reserves it).
+pub const CHAT_RESERVED_PREFIX: &str = "sw_";
+
+impl Service {
+    /// Every service (a minor release may add one).
+    pub const ALL: &'static [Service] = &[Service::PubSub, Service::Chat];
+
+    /// The endpoint's path, e.g. `/api/pubsub/tokens`.
+    pub const fn path(self) -> &'static str {
+        match self {
+            Service::PubSub => "/api/pubsub/tokens",
+            Service::Chat => "/api/chat/tokens",
+        }
+    }
+
+    /// The service's name as SignalWire writes it: `PubSub` or `Chat`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Service::PubSub => "PubSub",
+            Service::Chat => "Chat",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a token grants on one channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Access {
+    /// The holder may read (subscribe to) the channel.
+    pub read: bool,
+    /// The holder may write (publish) to the channel.
+    pub write: bool,
+}
+
+impl Access {
+    /// Read only.
+    pub const READ: Access = Access {
+        read: true,
+        write: false,
+    };
+    /// Write only.
+    pub const WRITE: Access = Access {
+        read: false,
+        write: true,
+    };
+    /// Read and write.
+    pub const READ_WRITE: Access = Access {
+        read: true,
+        write: true,
+    };
+}
+
+/// The body of a token request: a plain struct, to fill in by hand or with
+/// the short helpers.
+///
+/// ```
+/// use signalwire_pubsub::{Access, TokenRequest};
+///
+/// let request = TokenRequest::new(15).read("lobby").read_write("room-42").member_id("alice");
+/// assert_eq!(request.channels["room-42"], Access::READ_WRITE);
+/// assert_eq!(
+///     request.to_json().unwrap(),
+///     r#"{"ttl":15,"channels":{"lobby":{"read":true},"room-42":{"read":true,"write":true}},"member_id":"alice"}"#
+/// );
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// How long the token is valid, in minutes: 1 to [`MAX_TTL_MINUTES`].
+    pub ttl: u32,
+    /// The channels, by name, with what the token may do on each: 1 to
+    /// [`MAX_CHANNELS`], names of 1 to [`MAX_CHANNEL_NAME_CHARS`] characters.
+    pub channels: BTreeMap<String, Access>,
+    /// The member's id, 1 to [`MAX_MEMBER_ID_CHARS`] characters. When absent
+    /// the server picks a random UUID.
+    pub member_id: Option<String>,
+    /// A small JSON object the server keeps with the member.
+    pub state: Option<State>,
+}
+
+impl TokenRequest {
+    /// A request for a token valid `ttl_minutes`, with no channels yet.
+    pub fn new(ttl_minutes: u32) -> Self {
+        TokenRequest {
+            ttl: ttl_minutes,
+            ..TokenRequest::default()
+        }
+    }
+
+    /// Sets what the token may do on `name`, replacing what was set before.
+    pub fn channel(mut self, name: impl Into<String>, access: Access) -> Self {
+        self.channels.insert(name.into(), access);
+        self
+    }
+
+    /// Adds read access to `name` (keeping write access if already granted).
+    pub fn read(self, name: impl Into<String>) -> Self {
+        self.grant(name.into(), Access::READ)
+    }
+
+    /// Adds write access to `name` (keeping read access if already granted).
+    pub fn write(self, name: impl Into<String>) -> Self {
+        self.grant(name.into(), Access::WRITE)
+    }
+
+    /// Grants read and write access to `name`.
+    pub fn read_write(self, name: impl Into<String>) -> Self {
+        self.grant(name.into(), Access::READ_WRITE)
+    }
+
+    fn grant(mut self, name: String, access: Access) -> Self {
+        let entry = self.channels.entry(name).or_default();
+        entry.read |= access.read;
+        entry.write |= access.write;
+        self
+    }
+
+    /// Sets the member id.
+    pub fn member_id(mut self, member_id: impl Into<String>) -> Self {
+        self.member_id = Some(member_id.into());
+        self
+    }
+
+    /// Sets the state from a JSON object.
+    pub fn state(mut self, state: json::Object) -> Self {
+        self.state = Some(State::from(state));
+        self
+    }
+
+    /// Sets the state from JSON text, which must be an object. Text that is
+    /// not is reported by [`validate`](Self::validate) as an
+    /// [`Error::InvalidRequest`] for `state`.
+    pub fn state_json(mut self, json_text: &str) -> Self {
+        self.state = Some(State::parse(json_text).unwrap_or_else(|e| State {
+            json: Err(match e {
+                Error::InvalidRequest { message, .. } => message,
+                other => other.to_string(),
+            }),
+        }));
+        self
+    }
+
+    /// Checks every rule of the PubSub API; the error names the field, the
+    /// limit and the value's size. Same as
+    /// [`validate_for(Service::PubSub)`](Self::validate_for).
+    ///
+    /// ```
+    /// use signalwire_pubsub::{Error, Field, TokenRequest};
+    ///
+    /// let err = TokenRequest::new(43_201).read("lobby").validate().unwrap_err();
+    /// assert_eq!(err.field(), Some(Field::Ttl));
+    /// assert_eq!(err.to_string(), "invalid request (nothing was sent): ttl must be 1 to 43200 minutes, got 43201");
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.validate_for(Service::PubSub)
+    }
+
+    /// Checks every rule of `service`'s API: Chat adds that no channel name
+    /// may start with [`CHAT_RESERVED_PREFIX`].
+    ///
+    /// ```
+    /// use signalwire_pubsub::{Field, Service, TokenRequest};
+    ///
+    /// let request = TokenRequest::new(15).read("sw_system");
+    /// assert!(request.validate_for(Service::PubSub).is_ok());
+    /// let err = request.validate_for(Service::Chat).unwrap_err();
+    /// assert_eq!(err.field(), Some(Field::Channels));
+    /// ```
+    pub fn validate_for(&self, service: Service) -> Result<(), Error> {
+        self.checked_state(service).map(drop)
+    }
+
+    /// Validates for PubSub, then writes the JSON body exactly as it is
+    /// sent: absent fields are left out, a channel carries only the rights
+    /// it grants. (Chat's body is the same.)
+    pub fn to_json(&self) -> Result<String, Error> {
+        self.to_json_for(Service::PubSub)
+    }
+
+    /// Validates for `service`, then writes the body.
+    pub(crate) fn to_json_for(&self, service: Service) -> Result<String, Error> {
+        let state = self.checked_state(service)?;
+        Ok(write_body(self, state))
+    }
+
+    /// Validates everything and hands back the state's JSON text, if any.
+    fn checked_state(&self, service: Service) -> Result<Option<&str>, Error> {
+        let invalid = |field: Field, message: String| Error::InvalidRequest { field, message };
+        if !(1..=MAX_TTL_MINUTES).contains(&self.ttl) {
+            let message = format!(
+                "ttl must be 1 to {MAX_TTL_MINUTES} minutes, got {}",
+                self.ttl
+            );
+            return Err(invalid(Field::Ttl, message));
+        }
+        let count = self.channels.len();
+        if !(1..=MAX_CHANNELS).contains(&count) {
+            let message = format!("channels must name 1 to {MAX_CHANNELS} channels, got {count}");
+            return Err(invalid(Field::Channels, message));
+        }
+        for (name, access) in &self.channels {
+            let chars = name.chars().count();
+            if !(1..=MAX_CHANNEL_NAME_CHARS).contains(&chars) {
+                let message = format!(
+                    "channel name {:?} must be 1 to {MAX_CHANNEL_NAME_CHARS} characters, got {chars}",
+                    short(name)
+                );
+                return Err(invalid(Field::Channels, message));
+            }
+            if !access.read && !access.write {
+                let message = format!("channel {:?} must grant read, write or both", short(name));
+                return Err(invalid(Field::Channels, message));
+            }
+            if service == Service::Chat && name.starts_with(CHAT_RESERVED_PREFIX) {
+                let message = format!(
+                    "channel name {:?} must not start with {CHAT_RESERVED_PREFIX:?} (reserved for Chat)",
+                    short(name)
+                );
+                return Err(invalid(Field::Channels, message));
+            }
+        }
+        if let Some(member_id) = &self.member_id {
+            let chars = member_id.chars().count();
+            if !(1..=MAX_MEMBER_ID_CHARS).contains(&chars) {
+                let message =
+                    format!("member_id must be 1 to {MAX_MEMBER_ID_CHARS} characters, got {chars}");
+                return Err(invalid(Field::MemberId, message));
+            }
+        }
+        let Some(state) = &self.state else {
+            return Ok(None);
+        };
+        let text = state
+            .json
+            .as_deref()
+            .map_err(|e| invalid(Field::State, e.clone()))?;
+        let chars = text.chars().count();
+        if chars > MAX_STATE_CHARS {
+            let message = format!(
+                "state must be at most {MAX_STATE_CHARS} characters as serialized JSON, got {chars}"
+            );
+            return Err(invalid(Field::State, message));
+        }
+        Ok(Some(text))
+    }
+}
+
+/// The first characters of a name, for error messages.
+fn short(name: &str) -> String {
+    let mut s: String = name.chars().take(40).collect();
+    if s.len() < name.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// The member's `state`: a JSON object, kept as its compact serialization.
+///
+/// Made from a [`miniserde::json::Object`] (`State::from(object)`) or parsed
+/// from text ([`State::parse`]), and sent as miniserde writes it: compact,
+/// keys in sorted order, the last of duplicate keys kept, and integers beyond
+/// 64 bits turned into floating point. The size limit applies to that text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// The compact JSON text, or why the text given was not a JSON object.
+    json: Result<String, String>,
+}
+
+impl State {
+    /// Parses JSON text that must be an object; [`Error::InvalidRequest`] for
+    /// `state` otherwise.
+    pub fn parse(json_text: &str) -> Result<State, Error> {
+        match json::from_str::<json::Value>(json_text) {
+            Ok(json::Value::Object(object)) => Ok(State::from(object)),
+            Ok(_) => Err(Error::InvalidRequest {
+                field: Field::State,
+                message: "state must be a JSON object, got another JSON value".into(),
+            }),
+            Err(_) => Err(Error::InvalidRequest {
+                field: Field::State,
+                message: "state must be a JSON object, got text that is not valid JSON".into(),
+            }),
+        }
+    }
+
+    /// The compact JSON text sent, if the state is valid.
+    pub fn as_json(&self) -> Option<&str> {
+        self.json.as_deref().ok()
+    }
+}
+
+impl std::str::FromStr for State {
+    type Err = Error;
+
+    /// Same as [`State::parse`].
+    fn from_str(json_text: &str) -> Result<State, Error> {
+        State::parse(json_text)
+    }
+}
+
+impl From<json::Object> for State {
+    fn from(object: json::Object) -> Self {
+        State {
+            json: Ok(json::to_string(&object)),
+        }
+    }
+}
+
+/// Writes the request body into one buffer sized up front.
+fn write_body(request: &TokenRequest, state: Option<&str>) -> String {
+    let channels: usize = request.channels.keys().map(|n| n.len() + 32).sum();
+    let extra =
+        request.member_id.as_ref().map_or(0, |m| m.len() + 16) + state.map_or(0, |s| s.len() + 10);
+    let mut out = String::with_capacity(40 + channels + extra);
+    out.push_str("{\"ttl\":");
+    let _ = write!(out, "{}", request.ttl);
+    out.push_str(",\"channels\":{");
+    for (i, (name, access)) in request.channels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, name);
+        out.push_str(match (access.read, access.write) {
+            (true, true) => ":{\"read\":true,\"write\":true}",
+            (true, false) => ":{\"read\":true}",
+            _ => ":{\"write\":true}",
+        });
+    }
+    out.push('}');
+    if let Some(member_id) = &request.member_id {
+        out.push_str(",\"member_id\":");
+        push_json_string(&mut out, member_id);
+    }
+    if let Some(state) = state {
+        out.push_str(",\"state\":");
+        out.push_str(state);
+    }
+    out.push('}');
+    out
+}
+
+/// Whether `bytes` hold no quote, backslash or control character: one
+/// branch-free pass, which the compiler vectorizes (`all()` would not).
+fn is_plain(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |plain, &b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    })
+}
+
+/// Appends `s` as a JSON string literal: whole when it needs no escape (the
+/// usual case), else the runs between escapes whole (the escaped bytes are
+/// ASCII, so every split is on a char boundary).
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    if is_plain(s.as_bytes()) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xf)] as char);
+        } else {
+            out.push_str(escape);
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
+}
