@@ -8,11 +8,11 @@ use ureq::http::{header, HeaderMap, HeaderValue, Uri};
 
 use crate::attempt::{self, Stage};
 use crate::deadline::Deadline;
+use crate::error::{ApiError, Error, TransportKind};
 use crate::request::{Service, TokenRequest};
-use crate::response::{read_error_body, Token};
+use crate::response::{read_error_body, Token, MAX_RESPONSE_BYTES};
 use crate::retry::{parse_retry_after, Retries};
 use crate::secrets::{Secrets, REDACTED};
-use crate::{ApiError, Error, TransportKind, MAX_RESPONSE_BYTES};
 
 /// A client for one SignalWire space and project.
 ///

@@ -11,11 +11,21 @@ use ureq::http::HeaderValue;
 
 use crate::client::{Client, Endpoints, Inner};
 use crate::deadline::Deadline;
+use crate::error::Error;
 use crate::secrets::{Secrets, REDACTED};
 use crate::transport::{ClientConnector, LazyResolver};
-use crate::{
-    Error, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT,
-};
+
+/// Default overall timeout of one call, connection included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default timeout for establishing the connection (DNS, TCP, TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest timeout (overall or connect) a client accepts.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+/// Longest timeout (overall or connect) a client accepts: a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Default number of retries after a first failed attempt.
+pub const DEFAULT_RETRIES: u32 = 2;
 
 impl Client {
     /// A client with the default settings; see [`ClientBuilder`] for `space`.

@@ -112,50 +112,21 @@ mod secrets;
 mod transport;
 
 pub use client::Client;
-pub use config::ClientBuilder;
+pub use config::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_TIMEOUT,
+    MIN_TIMEOUT,
+};
 pub use error::{ApiError, Error, ErrorItem, Field, TransportKind};
-pub use request::{Access, Service, State, TokenRequest, CHAT_RESERVED_PREFIX};
+pub use request::{
+    Access, Service, State, TokenRequest, CHAT_RESERVED_PREFIX, MAX_CHANNELS,
+    MAX_CHANNEL_NAME_CHARS, MAX_MEMBER_ID_CHARS, MAX_STATE_CHARS, MAX_TTL_MINUTES,
+};
 #[allow(deprecated)]
 pub use response::PubSubToken;
-pub use response::{InvalidBody, Token};
-
-use std::time::Duration;
+pub use response::{InvalidBody, Token, MAX_RESPONSE_BYTES};
+pub use retry::{RETRY_AFTER_CAP, RETRY_BACKOFF_BASE, RETRY_BACKOFF_CAP};
 
 // The README's Rust examples run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
-
-/// Longest token lifetime the API accepts, in minutes (30 days).
-pub const MAX_TTL_MINUTES: u32 = 43_200;
-/// Most channels one token may name.
-pub const MAX_CHANNELS: usize = 500;
-/// Longest channel name, in characters.
-pub const MAX_CHANNEL_NAME_CHARS: usize = 250;
-/// Longest member id, in characters.
-pub const MAX_MEMBER_ID_CHARS: usize = 250;
-/// Longest `state`, in characters of its compact JSON serialization.
-pub const MAX_STATE_CHARS: usize = 2_000;
-/// Most bytes of a response body the client reads; a longer body is an error.
-pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
-
-/// Default overall timeout of one call, connection included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default timeout for establishing the connection (DNS, TCP, TLS).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Shortest timeout (overall or connect) a client accepts.
-pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
-/// Longest timeout (overall or connect) a client accepts: a day.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
-
-/// Default number of retries after a first failed attempt.
-pub const DEFAULT_RETRIES: u32 = 2;
-/// Backoff before the first retry is up to this long (full jitter), doubling
-/// with each retry up to [`RETRY_BACKOFF_CAP`].
-pub const RETRY_BACKOFF_BASE: Duration = Duration::from_millis(200);
-/// Longest backoff between two attempts, when the server gives no `Retry-After`.
-pub const RETRY_BACKOFF_CAP: Duration = Duration::from_secs(5);
-/// Longest wait a server's `Retry-After` can ask for and be retried: a longer
-/// one (or one past the call's deadline) ends the call with the error, its
-/// [`retry_after`](Error::retry_after) set, for the caller to schedule.
-pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);

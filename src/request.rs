@@ -7,9 +7,17 @@ use std::fmt::{self, Write as _};
 use miniserde::json;
 
 use crate::error::{Error, Field};
-use crate::{
-    MAX_CHANNELS, MAX_CHANNEL_NAME_CHARS, MAX_MEMBER_ID_CHARS, MAX_STATE_CHARS, MAX_TTL_MINUTES,
-};
+
+/// Longest token lifetime the API accepts, in minutes (30 days).
+pub const MAX_TTL_MINUTES: u32 = 43_200;
+/// Most channels one token may name.
+pub const MAX_CHANNELS: usize = 500;
+/// Longest channel name, in characters.
+pub const MAX_CHANNEL_NAME_CHARS: usize = 250;
+/// Longest member id, in characters.
+pub const MAX_MEMBER_ID_CHARS: usize = 250;
+/// Longest `state`, in characters of its compact JSON serialization.
+pub const MAX_STATE_CHARS: usize = 2_000;
 
 /// Which kind of token a request mints: the two endpoints take the same body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -12,6 +12,9 @@ use crate::error::{ApiError, ErrorItem};
 use crate::request::TokenRequest;
 use crate::secrets::{Secrets, REDACTED};
 
+/// Most bytes of a response body the client reads; a longer body is an error.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+
 /// A minted token, PubSub or Chat. Its `Debug` output shows everything but
 /// the token.
 ///

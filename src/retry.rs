@@ -15,7 +15,17 @@ use std::time::{Duration, SystemTime};
 use crate::attempt::Stage;
 use crate::date;
 use crate::deadline::Deadline;
-use crate::{Error, RETRY_AFTER_CAP, RETRY_BACKOFF_BASE, RETRY_BACKOFF_CAP};
+use crate::error::Error;
+
+/// Backoff before the first retry is up to this long (full jitter), doubling
+/// with each retry up to [`RETRY_BACKOFF_CAP`].
+pub const RETRY_BACKOFF_BASE: Duration = Duration::from_millis(200);
+/// Longest backoff between two attempts, when the server gives no `Retry-After`.
+pub const RETRY_BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Longest wait a server's `Retry-After` can ask for and be retried: a longer
+/// one (or one past the call's deadline) ends the call with the error, its
+/// [`retry_after`](crate::Error::retry_after) set, for the caller to schedule.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(30);
 
 /// The retries of one call: how many are left, and what the next attempt is.
 pub(crate) struct Retries {

@@ -63,7 +63,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use miniserde::json::{self, Number, Value};
 
-use crate::{date, Service};
+use crate::date;
+use crate::request::Service;
 use rules::{errors_body, number, object, string, validate};
 
 mod faults;

@@ -4,7 +4,7 @@
 
 use miniserde::json::{self, Number, Object, Value};
 
-use crate::Service;
+use crate::request::Service;
 
 /// Chat channel names must not start with this (`chat-tokens.openapi.yaml`).
 const CHAT_RESERVED: &str = "sw_";
