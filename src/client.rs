@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 use ureq::http::{header, HeaderMap, HeaderValue, Uri};
 
 use crate::attempt::{self, Stage};
-use crate::deadline::Deadline;
+use crate::cancel::{Cancel, Watch};
+use crate::deadline::{check_timeout, Deadline};
 use crate::error::{ApiError, Error, TransportKind};
 use crate::request::{Service, TokenRequest};
 use crate::response::{read_error_body, Token, MAX_RESPONSE_BYTES};
@@ -97,47 +98,53 @@ impl Client {
         &self.inner.endpoints.get(service).url
     }
 
-    /// Mints a PubSub token (`POST /api/pubsub/tokens`): validates
-    /// `request`, then sends it, retrying what is safe to retry.
-    ///
-    /// A request that breaks a rule of the API is an
-    /// [`Error::InvalidRequest`] and nothing is sent. Otherwise the call makes
-    /// up to 1 + [`retries`](crate::ClientBuilder::retries) attempts, plus at
-    /// most one immediate retry when a kept-alive connection turns out to
-    /// have been closed by the server; the README's "Failure behaviour"
-    /// section says what is retried and why. No attempt starts past the
-    /// overall timeout and each gets what is left of it less a small margin,
-    /// and the client waits for the server in slices of at most 250 ms, so
-    /// the call ends by the timeout, or a few milliseconds past it at worst
-    /// (the kernel fires timers a little late). The error of the last attempt
-    /// is returned, with the number of attempts made.
+    /// Mints a PubSub token (`POST /api/pubsub/tokens`) with the client's
+    /// settings: validates `request`, then sends it, retrying what is safe to
+    /// retry. The same as `self.call().create_token(request)`; see
+    /// [`Call::create_token`].
     pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
-        self.mint(Service::PubSub, request)
+        self.call().create_token(request)
     }
 
-    /// Mints a Chat token (`POST /api/chat/tokens`): the same body, headers,
-    /// deadline, retries and errors as [`create_token`](Self::create_token),
-    /// with Chat's extra rule checked before sending (no channel name may
-    /// start with `sw_`). The API token needs the Chat scope.
+    /// Mints a Chat token (`POST /api/chat/tokens`) with the client's
+    /// settings; see [`Call::create_chat_token`].
     pub fn create_chat_token(&self, request: &TokenRequest) -> Result<Token, Error> {
-        self.mint(Service::Chat, request)
+        self.call().create_chat_token(request)
     }
 
-    /// Mints a token of either kind; see [`create_token`](Self::create_token).
+    /// Mints a token of either kind with the client's settings; see
+    /// [`Call::mint`].
     pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
-        let body = request.to_json_for(service)?;
-        let deadline = Deadline::start(self.inner.timeout);
-        let mut retries = Retries::new(self.inner.retries);
-        loop {
-            let (err, stage) = match self.attempt(service, &body, request, deadline, &retries) {
-                Ok(token) => return Ok(token),
-                Err(failed) => failed,
-            };
-            match retries.after(&err, stage, deadline) {
-                Some(delay) if !delay.is_zero() => std::thread::sleep(delay),
-                Some(_) => {}
-                None => return Err(err),
-            }
+        self.call().mint(service, request)
+    }
+
+    /// Options for one call, the client's settings where none is given; the
+    /// client itself is unchanged.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use signalwire_pubsub::{Cancel, Client, TokenRequest};
+    ///
+    /// # fn main() -> Result<(), signalwire_pubsub::Error> {
+    /// let client = Client::from_env()?;
+    /// let request = TokenRequest::new(15).read("lobby");
+    /// let cancel = Cancel::new(); // cancel.cancel() from any thread ends the call
+    /// let token = client
+    ///     .call()
+    ///     .timeout(Duration::from_secs(3)) // this call only, retries included
+    ///     .retries(0)
+    ///     .cancel_on(&cancel)
+    ///     .create_token(&request)?;
+    /// # drop(token);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn call(&self) -> Call<'_> {
+        Call {
+            client: self,
+            timeout: None,
+            retries: None,
+            cancel: None,
         }
     }
 
@@ -159,7 +166,7 @@ impl Client {
         }
         let sent_at = SystemTime::now();
         let failed = |e| self.transport_error(e, deadline, attempts);
-        let mut response = self.send(service, body, budget, retries).map_err(failed)?;
+        let mut response = (self.send(service, body, deadline, budget, retries)).map_err(failed)?;
         let status = response.status().as_u16();
         let read = (response.body_mut().with_config())
             .limit(MAX_RESPONSE_BYTES)
@@ -187,18 +194,20 @@ impl Client {
     }
 
     /// Sends the request. The agent's own settings (its timeout is the
-    /// call's, less the margin) serve a first attempt; a later one gets
-    /// what is left, and a new connection when the pooled one was stale.
+    /// client's, less the margin) serve a first attempt with the client's
+    /// timeout; any other attempt gets what is left, and a new connection
+    /// when the pooled one was stale.
     fn send(
         &self,
         service: Service,
         body: &str,
+        deadline: Deadline,
         budget: Duration,
         retries: &Retries,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let inner = &*self.inner;
         let mut builder = inner.agent.post(inner.endpoints.get(service).uri.clone());
-        if retries.attempt > 1 {
+        if retries.attempt > 1 || deadline.timeout() != inner.timeout {
             let mut config = builder.config().timeout_global(Some(budget));
             if retries.fresh_connection {
                 config = config.max_idle_age(Duration::ZERO);
@@ -310,6 +319,120 @@ impl Client {
             source: self.inner.secrets.printable_error(e),
         };
         (error, stage)
+    }
+}
+
+/// Options for one call, made by [`Client::call`]: a timeout and retries of
+/// its own, and a [`Cancel`] handle that ends it. What is not set is the
+/// client's. A `Call` only borrows the client: it costs nothing to make,
+/// and nothing on the request path when no option is set.
+#[derive(Clone, Debug)]
+#[must_use = "a call does nothing until create_token, create_chat_token or mint"]
+pub struct Call<'a> {
+    client: &'a Client,
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+    cancel: Option<Cancel>,
+}
+
+impl Call<'_> {
+    /// Limit on this whole call, retries and waits included, instead of the
+    /// client's [`timeout`](crate::ClientBuilder::timeout); the same limits
+    /// ([`MIN_TIMEOUT`](crate::MIN_TIMEOUT) to
+    /// [`MAX_TIMEOUT`](crate::MAX_TIMEOUT)), or the call is an
+    /// [`Error::Config`] and nothing is sent. The connect timeout stays the
+    /// client's.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How many times this call may retry, instead of the client's
+    /// [`retries`](crate::ClientBuilder::retries). As there, `0` keeps the
+    /// one immediate retry of a kept-alive connection the server had closed.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = Some(retries);
+        self
+    }
+
+    /// Ends this call with [`Error::Cancelled`] when `cancel` is cancelled,
+    /// wherever it is (see [`Cancel`] for the two steps that end only when
+    /// they return); a call started on a cancelled handle sends nothing.
+    pub fn cancel_on(mut self, cancel: &Cancel) -> Self {
+        self.cancel = Some(cancel.clone());
+        self
+    }
+
+    /// Mints a PubSub token (`POST /api/pubsub/tokens`): validates
+    /// `request`, then sends it, retrying what is safe to retry.
+    ///
+    /// A request that breaks a rule of the API is an
+    /// [`Error::InvalidRequest`] and nothing is sent. Otherwise the call makes
+    /// up to 1 + `retries` attempts, plus at most one immediate retry when a
+    /// kept-alive connection turns out to have been closed by the server;
+    /// the README's "Failure behaviour" section says what is retried and
+    /// why. No attempt starts past the timeout and each gets what is left of
+    /// it less a small margin, and the client waits for the server in slices
+    /// of at most 250 ms, so the call ends by the timeout, or a few
+    /// milliseconds past it at worst (the kernel fires timers a little
+    /// late). The error of the last attempt is returned, with the number of
+    /// attempts made.
+    pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        self.mint(Service::PubSub, request)
+    }
+
+    /// Mints a Chat token (`POST /api/chat/tokens`): the same body, headers,
+    /// deadline, retries and errors as [`create_token`](Self::create_token),
+    /// with Chat's extra rule checked before sending (no channel name may
+    /// start with `sw_`). The API token needs the Chat scope.
+    pub fn create_chat_token(&self, request: &TokenRequest) -> Result<Token, Error> {
+        self.mint(Service::Chat, request)
+    }
+
+    /// Mints a token of either kind; see [`create_token`](Self::create_token).
+    pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
+        let client = self.client;
+        let timeout = match self.timeout {
+            Some(timeout) => check_timeout("the call's timeout", timeout)?,
+            None => client.inner.timeout,
+        };
+        let body = request.to_json_for(service)?;
+        let watch = self.cancel.as_ref().map(Cancel::watch);
+        let cancelled = |attempts, request_sent| {
+            let is = watch.as_ref().is_some_and(Watch::is_cancelled);
+            is.then_some(Error::Cancelled {
+                attempts,
+                request_sent,
+            })
+        };
+        if let Some(err) = cancelled(0, false) {
+            return Err(err);
+        }
+        let deadline = Deadline::start(timeout);
+        let mut retries = Retries::new(self.retries.unwrap_or(client.inner.retries));
+        loop {
+            let (err, stage) = match client.attempt(service, &body, request, deadline, &retries) {
+                Ok(token) => return Ok(token),
+                Err(failed) => failed,
+            };
+            let (attempts, sent) = (retries.attempt, stage != Stage::NotSent);
+            // A cancel shows as a broken connection: it ends the call, never
+            // a retry.
+            if let Some(err) = cancelled(attempts, sent) {
+                return Err(err);
+            }
+            match retries.after(&err, stage, deadline) {
+                Some(delay) if delay.is_zero() => {}
+                Some(delay) => match &watch {
+                    Some(watch) => watch.sleep(delay),
+                    None => std::thread::sleep(delay),
+                },
+                None => return Err(err),
+            }
+            if let Some(err) = cancelled(attempts, sent) {
+                return Err(err);
+            }
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use ureq::http::HeaderValue;
 
 use crate::client::{Client, Endpoints, Inner};
-use crate::deadline::Deadline;
+use crate::deadline::{check_timeout, Deadline};
 use crate::error::Error;
 use crate::secrets::{Secrets, REDACTED};
 use crate::transport::{ClientConnector, LazyResolver};
@@ -19,10 +19,6 @@ use crate::transport::{ClientConnector, LazyResolver};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default timeout for establishing the connection (DNS, TCP, TLS).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Shortest timeout (overall or connect) a client accepts.
-pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
-/// Longest timeout (overall or connect) a client accepts: a day.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// Default number of retries after a first failed attempt.
 pub const DEFAULT_RETRIES: u32 = 2;
@@ -220,8 +216,8 @@ impl ClientBuilder {
                 "api_token must be non-empty, without control characters",
             ));
         }
-        check_timeout(self.timeout)?;
-        check_timeout(self.connect_timeout)
+        check_timeout("timeout", self.timeout)?;
+        check_timeout("connect_timeout", self.connect_timeout).map(drop)
     }
 
     /// The agent's settings: no redirects, statuses as responses, the
@@ -286,15 +282,6 @@ fn config(message: &str) -> Error {
     Error::Config {
         message: message.to_owned(),
         source: None,
-    }
-}
-
-fn check_timeout(timeout: Duration) -> Result<(), Error> {
-    match (MIN_TIMEOUT..=MAX_TIMEOUT).contains(&timeout) {
-        true => Ok(()),
-        false => Err(config(
-            "timeouts must be at least 10 ms and at most a day (86400 s)",
-        )),
     }
 }
 

@@ -47,6 +47,12 @@ use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTi
 use ureq::Error;
 
 use crate::attempt;
+use crate::error::Error as CallError;
+
+/// Shortest timeout (overall or connect) a client or a call accepts.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+/// Longest timeout (overall or connect) a client or a call accepts: a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 /// ureq's budget for an attempt is this much short of the time left (a
 /// tenth of the timeout at most).
@@ -100,6 +106,20 @@ impl Deadline {
     /// starting.
     pub(crate) fn has_room_for(self, delay: Duration) -> bool {
         Instant::now() + delay + MIN_ATTEMPT_TIME < self.end
+    }
+}
+
+/// `timeout` if it is within [`MIN_TIMEOUT`] and [`MAX_TIMEOUT`]; an
+/// `Error::Config` that names `what` otherwise.
+pub(crate) fn check_timeout(what: &str, timeout: Duration) -> Result<Duration, CallError> {
+    match (MIN_TIMEOUT..=MAX_TIMEOUT).contains(&timeout) {
+        true => Ok(timeout),
+        false => Err(CallError::Config {
+            message: format!(
+                "{what} must be at least 10 ms and at most a day (86400 s), got {timeout:?}"
+            ),
+            source: None,
+        }),
     }
 }
 

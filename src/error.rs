@@ -81,6 +81,18 @@ pub enum Error {
         /// Whether the request may have reached the server.
         request_sent: bool,
     },
+    /// The call was cancelled through the [`Cancel`](crate::Cancel) handle it
+    /// was made with. Never retried.
+    #[non_exhaustive]
+    Cancelled {
+        /// How many attempts were made: 0 when the handle was cancelled
+        /// before the call started (nothing was sent).
+        attempts: u32,
+        /// Whether the request of the last attempt (the one cancelled, or
+        /// the one before a cancelled wait to retry) may have reached the
+        /// server.
+        request_sent: bool,
+    },
     /// A 2xx response whose body is not `{"token": "<non-empty string>"}`, whose
     /// token holds anything but visible ASCII (`!` to `~`), or that is over
     /// 64 KiB. The body is not quoted: it may hold a token.
@@ -232,6 +244,7 @@ impl Error {
         match self {
             Error::Transport { attempts, .. }
             | Error::Timeout { attempts, .. }
+            | Error::Cancelled { attempts, .. }
             | Error::InvalidResponse { attempts, .. } => *attempts,
             _ => self.api().map_or(0, |api| api.attempts),
         }
@@ -255,6 +268,7 @@ impl Error {
                 ..
             } => !matches!(kind, TransportKind::Tls | TransportKind::NoAddress),
             Error::Timeout { request_sent, .. } => !request_sent,
+            Error::Cancelled { .. } => false,
             _ => self.api().is_some_and(|api| RETRIED.contains(&api.status)),
         }
     }
@@ -274,6 +288,7 @@ impl Error {
             | Error::Config { .. }
             | Error::Transport { .. }
             | Error::Timeout { .. }
+            | Error::Cancelled { .. }
             | Error::InvalidResponse { .. } => None,
         }
     }
@@ -323,6 +338,14 @@ impl Error {
                     "the call"
                 };
                 write!(f, "timed out: {stage} took longer than {limit:?}")
+            }
+            Error::Cancelled { attempts: 0, .. } => f.write_str("cancelled (nothing was sent)"),
+            Error::Cancelled { request_sent, .. } => {
+                let sent = match request_sent {
+                    true => "the request may have reached the server",
+                    false => "the request was not sent",
+                };
+                write!(f, "cancelled ({sent})")
             }
             Error::InvalidResponse {
                 status,

@@ -97,6 +97,7 @@ compile_error!("enable feature `rustls` (the default) or `native-tls`");
 // The public API is flat: every public item is re-exported here from the
 // private file that holds it.
 mod attempt;
+mod cancel;
 mod client;
 mod config;
 mod date;
@@ -111,11 +112,10 @@ mod retry;
 mod secrets;
 mod transport;
 
-pub use client::Client;
-pub use config::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, MAX_TIMEOUT,
-    MIN_TIMEOUT,
-};
+pub use cancel::Cancel;
+pub use client::{Call, Client};
+pub use config::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
+pub use deadline::{MAX_TIMEOUT, MIN_TIMEOUT};
 pub use error::{ApiError, Error, ErrorItem, Field, TransportKind};
 pub use request::{
     Access, Service, State, TokenRequest, CHAT_RESERVED_PREFIX, MAX_CHANNELS,

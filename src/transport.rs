@@ -61,6 +61,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use ureq::config::Config;
@@ -69,12 +70,13 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, TcpConnector,
-    Transport,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, ShutdownHandle,
+    TcpConnector, Transport,
 };
 use ureq::{Error, Timeout};
 
 use crate::attempt::record;
+use crate::cancel::{self, Socket};
 use crate::deadline::DeadlineCap;
 
 /// 0.0.0.0:0, never a real destination: "not resolved yet".
@@ -159,61 +161,106 @@ impl Connector for ClientConnector {
         details: &ConnectionDetails,
         chained: Option<()>,
     ) -> Result<Option<Self::Out>, Error> {
-        // ureq's reason is the limit that comes first (a proxy's connection
-        // runs through here too, with the same limit).
-        let connect_timeout_binds = details.timeout.reason == Timeout::Connect;
-        record(|p| {
-            p.connecting = true;
-            p.connect_timeout_binds = connect_timeout_binds;
-        });
-        let transport = if details.addrs[..] == [UNRESOLVED] {
-            let resolver = DefaultResolver::default();
-            let mut lookup = details.timeout;
-            if let Some(limit) = details.config.timeouts().resolve {
-                if UreqDuration::Exact(limit) < lookup.after {
-                    lookup.after = UreqDuration::Exact(limit);
-                    lookup.reason = Timeout::Resolve;
-                }
-            }
-            let started = Instant::now();
-            record(|p| p.resolving = true);
-            let addrs = resolver.resolve(details.uri, details.config, lookup)?;
-            record(|p| p.resolving = false);
-            let mut timeout = details.timeout;
-            if let UreqDuration::Exact(left) = timeout.after {
-                let left = left.saturating_sub(started.elapsed());
-                // ureq would read a zero budget as "1 s": stop here instead.
-                if left.is_zero() {
-                    return Err(Error::Timeout(timeout.reason));
-                }
-                timeout.after = UreqDuration::Exact(left);
-            }
-            let resolved = ConnectionDetails {
-                uri: details.uri,
-                addrs,
-                config: details.config,
-                request_level: details.request_level,
-                resolver: &resolver,
-                now: (details.current_time)(),
-                timeout,
-                current_time: details.current_time.clone(),
-                run_connector: details.run_connector.clone(),
-                register_shutdown: details.register_shutdown.clone(),
-            };
-            self.chain.connect(&resolved, chained)?
+        // ureq makes the connection to a CONNECT proxy through this connector
+        // too, for the target's chain: only the target's records the
+        // attempt's steps, keeps the socket and gets the one wrapper.
+        let target = details.uri.authority() == Some(&self.host);
+        if target {
+            // ureq's reason is the limit that comes first.
+            let connect_timeout_binds = details.timeout.reason == Timeout::Connect;
+            record(|p| {
+                p.connecting = true;
+                p.connect_timeout_binds = connect_timeout_binds;
+            });
+        }
+        let resolver = DefaultResolver::default();
+        let (addrs, timeout, now) = if details.addrs[..] == [UNRESOLVED] {
+            let (addrs, timeout) = resolve(details, &resolver)?;
+            (addrs, timeout, (details.current_time)())
         } else {
             // Behind a proxy ureq leaves the target unresolved on purpose.
-            self.chain.connect(details, chained)?
+            (details.addrs.clone(), details.timeout, details.now)
         };
-        // Not the connection to a CONNECT proxy, which ureq makes through this
-        // connector too (and which the attempt's deadline caps like any
-        // other): the tunnel over it gets the one wrapper.
-        if details.uri.authority() != Some(&self.host) {
+        let socket = Arc::new(Mutex::new(None));
+        let register_shutdown = match target {
+            true => keep_socket(details, &socket),
+            false => details.register_shutdown.clone(),
+        };
+        let details = ConnectionDetails {
+            uri: details.uri,
+            addrs,
+            config: details.config,
+            request_level: details.request_level,
+            resolver: &resolver,
+            now,
+            timeout,
+            current_time: details.current_time.clone(),
+            run_connector: details.run_connector.clone(),
+            register_shutdown,
+        };
+        let transport = self.chain.connect(&details, chained)?;
+        if !target {
             return Ok(transport);
         }
         record(|p| p.connecting = false);
-        Ok(transport.map(|inner| Box::new(OneWrite::new(inner)) as Box<dyn Transport>))
+        let socket = socket.lock().ok().and_then(|mut s| s.take());
+        Ok(transport.map(|inner| Box::new(OneWrite::new(inner, socket)) as Box<dyn Transport>))
     }
+}
+
+/// Resolves the host of `details` (ureq's resolver, within the resolve
+/// timeout): its addresses, and what is left of the connect's timeout.
+fn resolve(
+    details: &ConnectionDetails,
+    resolver: &DefaultResolver,
+) -> Result<(ResolvedSocketAddrs, NextTimeout), Error> {
+    let mut lookup = details.timeout;
+    if let Some(limit) = details.config.timeouts().resolve {
+        if UreqDuration::Exact(limit) < lookup.after {
+            lookup.after = UreqDuration::Exact(limit);
+            lookup.reason = Timeout::Resolve;
+        }
+    }
+    let started = Instant::now();
+    record(|p| p.resolving = true);
+    let addrs = resolver.resolve(details.uri, details.config, lookup)?;
+    record(|p| p.resolving = false);
+    // A lookup cannot be interrupted: a call cancelled during it ends here.
+    if cancel::watched_call_cancelled() {
+        return Err(cancel::cancelled());
+    }
+    let mut timeout = details.timeout;
+    if let UreqDuration::Exact(left) = timeout.after {
+        let left = left.saturating_sub(started.elapsed());
+        // ureq would read a zero budget as "1 s": stop here instead.
+        if left.is_zero() {
+            return Err(Error::Timeout(timeout.reason));
+        }
+        timeout.after = UreqDuration::Exact(left);
+    }
+    Ok((addrs, timeout))
+}
+
+/// What ureq's `ConnectionDetails::register_shutdown` holds.
+type RegisterShutdown = dyn Fn(Weak<dyn ShutdownHandle>) -> Result<(), Error> + Send + Sync;
+
+/// ureq's `register_shutdown`, which TCP calls with each new socket straight
+/// after connecting, wrapped: the socket is also kept in `slot` for the
+/// connection's wrapper, and owned by the call watched on this thread, so
+/// that a cancel reaches the proxy's CONNECT and the TLS handshake too.
+fn keep_socket(
+    details: &ConnectionDetails,
+    slot: &Arc<Mutex<Option<Arc<Socket>>>>,
+) -> Arc<RegisterShutdown> {
+    let (ureq_register, slot) = (details.register_shutdown.clone(), Arc::clone(slot));
+    Arc::new(move |tcp: Weak<dyn ShutdownHandle>| {
+        ureq_register(tcp.clone())?;
+        let socket = Socket::new(tcp);
+        if let Ok(mut kept) = slot.lock() {
+            *kept = Some(Arc::clone(&socket));
+        }
+        socket.join_watched_call().map(drop)
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -230,6 +277,10 @@ impl Connector for ClientConnector {
 /// right after reading (the one before reuse still runs).
 struct OneWrite {
     inner: Box<dyn Transport>,
+    /// The TCP socket under it, as a cancel reaches it.
+    socket: Option<Arc<Socket>>,
+    /// A watched call owns the socket (until the connection is pooled).
+    owned: bool,
     held: Vec<u8>,
     /// Bytes of the request under way have been sent: any more go out at once.
     flushed: bool,
@@ -243,9 +294,11 @@ struct OneWrite {
 }
 
 impl OneWrite {
-    fn new(inner: Box<dyn Transport>) -> OneWrite {
+    fn new(inner: Box<dyn Transport>, socket: Option<Arc<Socket>>) -> OneWrite {
         OneWrite {
             inner,
+            owned: socket.is_some(),
+            socket,
             held: Vec::new(),
             flushed: false,
             expected: None,
@@ -319,7 +372,11 @@ impl Transport for OneWrite {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
         if !self.sending {
-            // The first bytes of a new request.
+            // The first bytes of a new request: the call watched on this
+            // thread, if any, owns the socket from now on.
+            if let Some(socket) = &self.socket {
+                self.owned |= socket.join_watched_call()?;
+            }
             let reused = std::mem::replace(&mut self.used, true);
             record(|p| p.reused = reused);
             self.sending = true;
@@ -357,6 +414,16 @@ impl Transport for OneWrite {
     }
 
     fn is_open(&mut self) -> bool {
+        // Asked when ureq pools the connection and before it reuses it:
+        // between two requests, no call owns the socket.
+        if let Some(socket) = &self.socket {
+            if std::mem::take(&mut self.owned) {
+                socket.release();
+            }
+            if socket.is_shut() {
+                return false;
+            }
+        }
         if !self.held.is_empty() {
             // A request never sent whole: the connection is not reusable.
             return false;
@@ -459,7 +526,7 @@ mod tests {
             answers,
             fail_writes,
         };
-        (OneWrite::new(Box::new(inner)), log)
+        (OneWrite::new(Box::new(inner), None), log)
     }
 
     fn timeout(ms: u64) -> NextTimeout {
