@@ -27,8 +27,8 @@ use signalwire_pubsub::{
 
 const USAGE: &str = "\
 Usage: pubsub_token [--chat] [--ttl MINUTES] [--channel NAME=r|w|rw]... [--member-id ID]
-                    [--state JSON] [--json] [--timeout SECONDS] [--retries N] [--fake]
-                    [--help] [--]
+                    [--state JSON] [--extra KEY=JSON]... [--json] [--timeout SECONDS]
+                    [--retries N] [--fake] [--verbose] [--help] [--]
 
 Mints a SignalWire PubSub token, or with --chat a Chat token, and prints it on stdout.
 
@@ -40,11 +40,15 @@ Mints a SignalWire PubSub token, or with --chat a Chat token, and prints it on s
                          (--channel a=r --channel a=w is a=rw); default demo=rw
   --member-id ID         the member id (default: the server picks one)
   --state JSON           a JSON object stored with the member
+  --extra KEY=JSON       an extra top-level field of the body, its value one JSON
+                         value written as given (repeatable)
   --json                 print {\"expires_at\":...,\"token\":...} instead of the bare token
   --timeout SECONDS      limit on the whole call, retries included, 0.01 to 86400
                          (default 30)
   --retries N            retries of 408, 429, 502-504 and unsent attempts (default 2)
   --fake                 mint from the built-in fake server even if SIGNALWIRE_* are set
+  --verbose              print the client's log records on stderr: each attempt,
+                         each retry and why, the outcome (never a secret)
   --help                 this text
   --                     ends the options (no operand may follow)
 
@@ -75,6 +79,7 @@ struct Options {
     service: Service,
     json: bool,
     fake: bool,
+    verbose: bool,
     timeout: Option<Duration>,
     retries: Option<u32>,
 }
@@ -103,6 +108,31 @@ fn print_out(text: &str, what: &str) -> Result<(), ExitCode> {
     }
 }
 
+/// Prints the client's own log records on stderr, and only those: ureq's
+/// and ureq-proto's trace records hold raw request bytes, the
+/// `Authorization` header among them.
+struct Verbose;
+
+static VERBOSE: Verbose = Verbose;
+
+impl log::Log for Verbose {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.target() == "signalwire_pubsub"
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            say!(
+                "{}: {}",
+                record.level().as_str().to_ascii_lowercase(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,6 +150,11 @@ fn run() -> Result<(), ExitCode> {
         }
     };
     let service = options.service;
+    if options.verbose {
+        // Set once, before any call; a second logger is impossible here.
+        let _ = log::set_logger(&VERBOSE);
+        log::set_max_level(log::LevelFilter::Debug);
+    }
     // Checked first, so a bad request is reported the same way on the fake.
     if let Err(e) = options.request.validate_for(service) {
         say!("error: {e}");
@@ -227,7 +262,7 @@ fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Option<Options>, S
             .map_err(|arg| format!("argument {position} is not valid UTF-8: {arg:?}"))
     });
     let mut request = TokenRequest::new(15);
-    let (mut service, mut json, mut fake) = (Service::PubSub, false, false);
+    let (mut service, mut json, mut fake, mut verbose) = (Service::PubSub, false, false, false);
     let (mut timeout, mut retries) = (None, None);
     while let Some(arg) = args.next() {
         let arg = arg?;
@@ -276,6 +311,17 @@ fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Option<Options>, S
             "--fake" => {
                 no_value()?;
                 fake = true;
+            }
+            "--verbose" => {
+                no_value()?;
+                verbose = true;
+            }
+            "--extra" => {
+                let v = value()?;
+                let (key, json) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--extra takes KEY=JSON, got {v:?}"))?;
+                request = request.extra(key, json);
             }
             "--ttl" => {
                 let v = value()?;
@@ -345,6 +391,7 @@ fn parse_args(args: impl Iterator<Item = OsString>) -> Result<Option<Options>, S
         service,
         json,
         fake,
+        verbose,
         timeout,
         retries,
     }))

@@ -10,6 +10,7 @@ use crate::attempt::{self, Stage};
 use crate::cancel::{Cancel, Watch};
 use crate::deadline::{check_timeout, Deadline};
 use crate::error::{ApiError, Error, TransportKind};
+use crate::logging::{self, log_at};
 use crate::request::{Service, TokenRequest};
 use crate::response::{read_error_body, Token, MAX_RESPONSE_BYTES};
 use crate::retry::{parse_retry_after, Retries};
@@ -391,12 +392,41 @@ impl Call<'_> {
 
     /// Mints a token of either kind; see [`create_token`](Self::create_token).
     pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
-        let client = self.client;
         let timeout = match self.timeout {
             Some(timeout) => check_timeout("the call's timeout", timeout)?,
-            None => client.inner.timeout,
+            None => self.client.inner.timeout,
         };
         let body = request.to_json_for(service)?;
+        let deadline = Deadline::start(timeout);
+        let result = self.attempts(service, &body, request, deadline);
+        match &result {
+            Ok(token) => log_at!(
+                debug,
+                "{service} token minted after {} attempt(s) in {:?}",
+                token.attempts(),
+                deadline.elapsed()
+            ),
+            Err(err) => log_at!(
+                debug,
+                "{service} call failed after {} attempt(s) in {:?}: {}",
+                err.attempts(),
+                deadline.elapsed(),
+                logging::failure(err, None)
+            ),
+        }
+        result
+    }
+
+    /// The attempts of a call, until one mints a token or no retry is left
+    /// (or the call is cancelled).
+    fn attempts(
+        &self,
+        service: Service,
+        body: &str,
+        request: &TokenRequest,
+        deadline: Deadline,
+    ) -> Result<Token, Error> {
+        let client = self.client;
         let watch = self.cancel.as_ref().map(Cancel::watch);
         let cancelled = |attempts, request_sent| {
             let is = watch.as_ref().is_some_and(Watch::is_cancelled);
@@ -408,26 +438,36 @@ impl Call<'_> {
         if let Some(err) = cancelled(0, false) {
             return Err(err);
         }
-        let deadline = Deadline::start(timeout);
         let mut retries = Retries::new(self.retries.unwrap_or(client.inner.retries));
         loop {
-            let (err, stage) = match client.attempt(service, &body, request, deadline, &retries) {
+            let attempts = retries.attempt;
+            log_at!(
+                debug,
+                "{service} attempt {attempts}: POST {}",
+                client.url_for(service)
+            );
+            let (err, stage) = match client.attempt(service, body, request, deadline, &retries) {
                 Ok(token) => return Ok(token),
                 Err(failed) => failed,
             };
-            let (attempts, sent) = (retries.attempt, stage != Stage::NotSent);
+            let sent = stage != Stage::NotSent;
             // A cancel shows as a broken connection: it ends the call, never
             // a retry.
             if let Some(err) = cancelled(attempts, sent) {
                 return Err(err);
             }
-            match retries.after(&err, stage, deadline) {
-                Some(delay) if delay.is_zero() => {}
-                Some(delay) => match &watch {
-                    Some(watch) => watch.sleep(delay),
-                    None => std::thread::sleep(delay),
-                },
-                None => return Err(err),
+            let Some(delay) = retries.after(&err, stage, deadline) else {
+                return Err(err);
+            };
+            log_at!(
+                info,
+                "{service} attempt {attempts} failed ({}); retrying in {delay:?}",
+                logging::failure(&err, Some(stage))
+            );
+            match &watch {
+                _ if delay.is_zero() => {}
+                Some(watch) => watch.sleep(delay),
+                None => std::thread::sleep(delay),
             }
             if let Some(err) = cancelled(attempts, sent) {
                 return Err(err);

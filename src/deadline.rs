@@ -81,6 +81,12 @@ impl Deadline {
         }
     }
 
+    /// How long the call has run.
+    pub(crate) fn elapsed(self) -> Duration {
+        let started = self.end.checked_sub(self.timeout).unwrap_or(self.end);
+        started.elapsed()
+    }
+
     /// The call's timeout, the limit a timeout error names.
     pub(crate) fn timeout(self) -> Duration {
         self.timeout

@@ -122,6 +122,9 @@ pub enum Field {
     MemberId,
     /// `state`.
     State,
+    /// An extra field ([`TokenRequest::extras`](crate::TokenRequest::extras)):
+    /// the message names it.
+    Extras,
 }
 
 impl Field {
@@ -132,6 +135,7 @@ impl Field {
             Field::Channels => "channels",
             Field::MemberId => "member_id",
             Field::State => "state",
+            Field::Extras => "extras",
         }
     }
 }

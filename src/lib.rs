@@ -106,6 +106,7 @@ mod error;
 #[cfg(feature = "fake")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
 pub mod fake;
+mod logging;
 mod request;
 mod response;
 mod retry;
@@ -119,7 +120,7 @@ pub use deadline::{MAX_TIMEOUT, MIN_TIMEOUT};
 pub use error::{ApiError, Error, ErrorItem, Field, TransportKind};
 pub use request::{
     Access, Service, State, TokenRequest, CHAT_RESERVED_PREFIX, MAX_CHANNELS,
-    MAX_CHANNEL_NAME_CHARS, MAX_MEMBER_ID_CHARS, MAX_STATE_CHARS, MAX_TTL_MINUTES,
+    MAX_CHANNEL_NAME_CHARS, MAX_EXTRA_CHARS, MAX_MEMBER_ID_CHARS, MAX_STATE_CHARS, MAX_TTL_MINUTES,
 };
 #[allow(deprecated)]
 pub use response::PubSubToken;

@@ -18,6 +18,12 @@ pub const MAX_CHANNEL_NAME_CHARS: usize = 250;
 pub const MAX_MEMBER_ID_CHARS: usize = 250;
 /// Longest `state`, in characters of its compact JSON serialization.
 pub const MAX_STATE_CHARS: usize = 2_000;
+/// Longest value of an extra field, in characters: this crate's own limit.
+pub const MAX_EXTRA_CHARS: usize = 2_000;
+
+/// The fields of the body that [`TokenRequest`] writes itself, which no
+/// extra field may name.
+const KNOWN_FIELDS: [&str; 4] = ["ttl", "channels", "member_id", "state"];
 
 /// Which kind of token a request mints: the two endpoints take the same body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,6 +118,11 @@ pub struct TokenRequest {
     pub member_id: Option<String>,
     /// A small JSON object the server keeps with the member.
     pub state: Option<State>,
+    /// Extra top-level fields, by name, each value JSON text written as it
+    /// is (surrounding whitespace left out) after the known fields: for a
+    /// field the API gained before this crate did (see
+    /// [`extra`](Self::extra)).
+    pub extras: BTreeMap<String, String>,
 }
 
 impl TokenRequest {
@@ -173,6 +184,31 @@ impl TokenRequest {
                 other => other.to_string(),
             }),
         }));
+        self
+    }
+
+    /// Adds the top-level field `key` with `json_text` as its value, written
+    /// as given (surrounding whitespace trimmed) after the known fields,
+    /// replacing an extra of that name set before. The value must be one
+    /// JSON value of at most [`MAX_EXTRA_CHARS`] characters, and `key` must be
+    /// non-empty and not a field this struct writes (`ttl`, `channels`,
+    /// `member_id`, `state`); [`validate`](Self::validate) reports a break
+    /// as an [`Error::InvalidRequest`] for [`Field::Extras`], and nothing is
+    /// sent.
+    ///
+    /// ```
+    /// use signalwire_pubsub::{Field, TokenRequest};
+    ///
+    /// let request = TokenRequest::new(15).read("lobby").extra("region", r#" "eu-west" "#);
+    /// assert_eq!(
+    ///     request.to_json().unwrap(),
+    ///     r#"{"ttl":15,"channels":{"lobby":{"read":true}},"region":"eu-west"}"#
+    /// );
+    /// let err = TokenRequest::new(15).read("lobby").extra("ttl", "60").validate().unwrap_err();
+    /// assert_eq!(err.field(), Some(Field::Extras));
+    /// ```
+    pub fn extra(mut self, key: impl Into<String>, json_text: &str) -> Self {
+        self.extras.insert(key.into(), json_text.trim().to_owned());
         self
     }
 
@@ -263,22 +299,54 @@ impl TokenRequest {
                 return Err(invalid(Field::MemberId, message));
             }
         }
-        let Some(state) = &self.state else {
-            return Ok(None);
+        let state = match &self.state {
+            Some(state) => Some(checked(state)?),
+            None => None,
         };
-        let text = state
-            .json
-            .as_deref()
-            .map_err(|e| invalid(Field::State, e.clone()))?;
-        let chars = text.chars().count();
-        if chars > MAX_STATE_CHARS {
-            let message = format!(
-                "state must be at most {MAX_STATE_CHARS} characters as serialized JSON, got {chars}"
-            );
-            return Err(invalid(Field::State, message));
+        for (key, value) in &self.extras {
+            check_extra(key, value.trim())?;
         }
-        Ok(Some(text))
+        Ok(state)
     }
+}
+
+/// The state's JSON text, if it is valid.
+fn checked(state: &State) -> Result<&str, Error> {
+    let invalid = |message: String| Error::InvalidRequest {
+        field: Field::State,
+        message,
+    };
+    let text = state.json.as_deref().map_err(|e| invalid(e.clone()))?;
+    let chars = text.chars().count();
+    if chars > MAX_STATE_CHARS {
+        return Err(invalid(format!(
+            "state must be at most {MAX_STATE_CHARS} characters as serialized JSON, got {chars}"
+        )));
+    }
+    Ok(text)
+}
+
+/// Checks an extra field: a key that is not empty and not a known field, a
+/// value that is one JSON value of at most [`MAX_EXTRA_CHARS`] characters.
+fn check_extra(key: &str, value: &str) -> Result<(), Error> {
+    let problem = if key.is_empty() {
+        "must have a non-empty name".to_owned()
+    } else if KNOWN_FIELDS.contains(&key) {
+        "names a field TokenRequest writes itself (set it there)".to_owned()
+    } else if value.chars().count() > MAX_EXTRA_CHARS {
+        let chars = value.chars().count();
+        format!(
+            "must be at most {MAX_EXTRA_CHARS} characters (this crate's own limit), got {chars}"
+        )
+    } else if json::from_str::<json::Value>(value).is_err() {
+        "must be one JSON value, got text that is not".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidRequest {
+        field: Field::Extras,
+        message: format!("extra field {:?} {problem}", short(key)),
+    })
 }
 
 /// The first characters of a name, for error messages.
@@ -345,8 +413,12 @@ impl From<json::Object> for State {
 /// Writes the request body into one buffer sized up front.
 fn write_body(request: &TokenRequest, state: Option<&str>) -> String {
     let channels: usize = request.channels.keys().map(|n| n.len() + 32).sum();
-    let extra =
-        request.member_id.as_ref().map_or(0, |m| m.len() + 16) + state.map_or(0, |s| s.len() + 10);
+    let extras: usize = (request.extras.iter())
+        .map(|(k, v)| k.len() + v.len() + 8)
+        .sum();
+    let extra = request.member_id.as_ref().map_or(0, |m| m.len() + 16)
+        + state.map_or(0, |s| s.len() + 10)
+        + extras;
     let mut out = String::with_capacity(40 + channels + extra);
     out.push_str("{\"ttl\":");
     let _ = write!(out, "{}", request.ttl);
@@ -370,6 +442,12 @@ fn write_body(request: &TokenRequest, state: Option<&str>) -> String {
     if let Some(state) = state {
         out.push_str(",\"state\":");
         out.push_str(state);
+    }
+    for (key, value) in &request.extras {
+        out.push(',');
+        push_json_string(&mut out, key);
+        out.push(':');
+        out.push_str(value.trim());
     }
     out.push('}');
     out

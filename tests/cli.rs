@@ -625,3 +625,63 @@ fn a_hostile_echo_never_reaches_stderr() {
         common::assert_printable(stderr.trim_end());
     }
 }
+
+#[test]
+fn extra_fields_are_sent_and_checked() {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let env = env_for(&fake, API_TOKEN);
+    let args = ["--extra", "region=\"eu\"", "--extra=limits={\"a\": [1, 2]}"];
+    let out = run(&args, &as_refs(&env));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        fake.requests()[0].body,
+        r#"{"ttl":15,"channels":{"demo":{"read":true,"write":true}},"limits":{"a": [1, 2]},"region":"eu"}"#
+    );
+    for (args, needle) in [
+        (&["--extra", "region"][..], "KEY=JSON"),
+        (&["--extra", "region=eu"][..], "one JSON value"),
+        (&["--extra", "ttl=60"][..], "\"ttl\""),
+    ] {
+        let out = run(args, &as_refs(&env));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(fake.request_count(), 1);
+}
+
+#[test]
+fn verbose_prints_the_clients_records_and_nothing_else() {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    fake.respond_next(FakeResponse::json(503, "{}").header("retry-after", "0"));
+    let env = env_for(&fake, API_TOKEN);
+    let out = run(&["--verbose"], &as_refs(&env));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert!(
+        lines[0].starts_with("debug: PubSub attempt 1: POST http://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        "info: PubSub attempt 1 failed (HTTP 503); retrying in 0ns"
+    );
+    assert!(
+        lines[3].starts_with("debug: PubSub token minted after 2 attempt(s)"),
+        "{stderr}"
+    );
+    // ureq's records (raw request bytes, the Authorization header) never.
+    common::assert_no_secret(&stderr, &fake.tokens_issued());
+    assert!(
+        !stderr.to_ascii_lowercase().contains("authorization"),
+        "{stderr}"
+    );
+    // Without --verbose, nothing.
+    let out = run(&[], &as_refs(&env));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}

@@ -21,8 +21,8 @@ use std::time::UNIX_EPOCH;
 use miniserde::de::{Deserialize, Map, Visitor};
 use miniserde::json::{self, Number, Object, Value};
 use signalwire_pubsub::{
-    Access, Field, Token, TokenRequest, MAX_CHANNELS, MAX_CHANNEL_NAME_CHARS, MAX_MEMBER_ID_CHARS,
-    MAX_STATE_CHARS, MAX_TTL_MINUTES,
+    Access, Field, Token, TokenRequest, MAX_CHANNELS, MAX_CHANNEL_NAME_CHARS, MAX_EXTRA_CHARS,
+    MAX_MEMBER_ID_CHARS, MAX_STATE_CHARS, MAX_TTL_MINUTES,
 };
 
 const DEFAULT_SEED: u64 = 0x5167_7A1E_2026_0007;
@@ -524,6 +524,33 @@ fn case(rng: &mut Rng) -> Case {
             request = request.state(object);
         }
     }
+    // Extra fields: any key (quotes, control characters, non-ASCII), any
+    // JSON value with whitespace around, near the size limit now and then,
+    // and now and then a key the request writes itself or text that is not
+    // one JSON value.
+    if rng.one_in(5) {
+        for _ in 0..rng.range(1, 3) {
+            let key = match rng.below(25) {
+                0 => rng
+                    .pick(&["ttl", "channels", "member_id", "state", ""])
+                    .to_owned(),
+                _ => name(rng, 30),
+            };
+            let value = match rng.below(25) {
+                0 => String::from_utf8_lossy(piece(rng, b"|1 2|{|nope|'x'|[1,]|\"a")).into(),
+                1 => {
+                    let chars = rng.range(MAX_EXTRA_CHARS - 40, MAX_EXTRA_CHARS);
+                    json::to_string(&filler(rng, chars))
+                }
+                _ => json::to_string(&json_value(rng, 0)),
+            };
+            let value = match rng.below(3) {
+                0 => format!(" \n{value}\t"),
+                _ => value,
+            };
+            request = request.extra(key, &value);
+        }
+    }
     // A third of the requests break a rule of the first three fields, or
     // more (the state breaks its own above, when it is not an object or
     // too long).
@@ -566,10 +593,21 @@ fn expected_field(case: &Case) -> Option<Field> {
         return Some(Field::MemberId);
     }
     match &case.state {
-        Some(Err(())) => Some(Field::State),
-        Some(Ok(text)) if text.chars().count() > MAX_STATE_CHARS => Some(Field::State),
-        _ => None,
+        Some(Err(())) => return Some(Field::State),
+        Some(Ok(text)) if text.chars().count() > MAX_STATE_CHARS => return Some(Field::State),
+        _ => {}
     }
+    let bad_extra = |(key, value): (&String, &String)| {
+        let value = value.trim();
+        ["", "ttl", "channels", "member_id", "state"].contains(&key.as_str())
+            || value.chars().count() > MAX_EXTRA_CHARS
+            || json::from_str::<Value>(value).is_err()
+    };
+    request
+        .extras
+        .iter()
+        .any(bad_extra)
+        .then_some(Field::Extras)
 }
 
 fn check_case(case: &Case) -> Result<&'static str, String> {
@@ -599,6 +637,7 @@ fn check_case(case: &Case) -> Result<&'static str, String> {
     let mut want = vec!["ttl", "channels"];
     want.extend(request.member_id.as_ref().map(|_| "member_id"));
     want.extend(state_text.map(|_| "state"));
+    want.extend(request.extras.keys().map(String::as_str));
     if keys != want {
         return Err(format!("{out:?} has the keys {keys:?}, not {want:?}"));
     }
@@ -621,7 +660,11 @@ fn check_case(case: &Case) -> Result<&'static str, String> {
         }
         ("member_id", Value::String(m)) => request.member_id.as_ref() == Some(m),
         ("state", value) => state.as_ref().map(json::to_string) == Some(json::to_string(value)),
-        _ => false,
+        // An extra: its own text re-parsed, both written back by miniserde.
+        (key, value) => request.extras.get(key).is_some_and(|text| {
+            let given = json::from_str::<Value>(text.trim()).map(|v| json::to_string(&v));
+            given.ok() == Some(json::to_string(value))
+        }),
     };
     match entries.iter().find(|(k, v)| !same(k, v)) {
         Some((key, _)) => Err(format!("`{key}` differs from the request in {out:?}")),
@@ -635,6 +678,6 @@ fn show_case(case: &Case) -> String {
 
 #[test]
 fn requests_match_miniserde() {
-    let outcomes = ["valid", "ttl", "channels", "member_id", "state"];
+    let outcomes = ["valid", "ttl", "channels", "member_id", "state", "extras"];
     run(2, "requests", &outcomes, case, show_case, check_case);
 }

@@ -133,3 +133,61 @@ fn validation_reports_without_a_client() {
     assert_eq!(Field::Channels.to_string(), "channels");
     assert!(std::error::Error::source(&err).is_none());
 }
+
+#[test]
+fn extra_field_value_bounds() {
+    let sized = |chars: usize| format!("\"{}\"", "é".repeat(chars - 2));
+    boundary(
+        TokenRequest::new(15)
+            .read("a")
+            .extra("region", &sized(2_000)),
+        TokenRequest::new(15)
+            .read("a")
+            .extra("region", &sized(2_001)),
+        Field::Extras,
+        &["\"region\"", "2000", "2001", "this crate's own limit"],
+    );
+}
+
+#[test]
+fn extras_are_written_after_the_known_fields_as_given() {
+    let (fake, client) = common::fake_and_client();
+    let request = TokenRequest::new(15)
+        .read("a")
+        .member_id("m")
+        .extra("zone", " [1, {\"b\": null}]\n")
+        .extra("a \"quoted\" key", "true")
+        .extra("region", "\"eu\"")
+        .extra("region", "\"us\"");
+    let body = r#"{"ttl":15,"channels":{"a":{"read":true}},"member_id":"m","a \"quoted\" key":true,"region":"us","zone":[1, {"b": null}]}"#;
+    assert_eq!(request.to_json().unwrap(), body);
+    // The fake takes fields it does not know and records them as sent.
+    client.create_token(&request).unwrap();
+    assert_eq!(fake.requests()[0].body, body);
+    assert_eq!(request.extras.len(), 3);
+}
+
+#[test]
+fn extras_that_break_a_rule_are_refused_before_sending() {
+    let (fake, client) = common::fake_and_client();
+    let cases = [
+        ("", "1", "non-empty name"),
+        ("ttl", "60", "TokenRequest writes itself"),
+        ("channels", "{}", "TokenRequest writes itself"),
+        ("member_id", "\"x\"", "TokenRequest writes itself"),
+        ("state", "{}", "TokenRequest writes itself"),
+        ("region", "", "one JSON value"),
+        ("region", "eu", "one JSON value"),
+        ("region", "1 2", "one JSON value"),
+        ("region", "{\"a\":1", "one JSON value"),
+        ("region", "'eu'", "one JSON value"),
+    ];
+    for (key, value, needle) in cases {
+        let request = TokenRequest::new(15).read("a").extra(key, value);
+        let err = client.create_chat_token(&request).unwrap_err();
+        assert_eq!(err.field(), Some(Field::Extras), "{key:?} {value:?}: {err}");
+        assert!(err.to_string().contains(needle), "{key:?} {value:?}: {err}");
+        assert!(request.to_json().is_err());
+    }
+    assert_eq!(fake.request_count(), 0);
+}
