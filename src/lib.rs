@@ -23,8 +23,9 @@
 //! token and error bodies), `error.rs`, `client.rs` (a call and its
 //! attempts), `config.rs` (the builder, the space, the environment),
 //! `retry.rs`, `deadline.rs`, `attempt.rs` (what an attempt reached),
-//! `transport.rs` (ureq's connector chain, with the checklist for upgrading
-//! ureq), `secrets.rs` (server text made safe to print), `date.rs`.
+//! `cancel.rs`, `transport.rs` (ureq's connector chain, with the checklist
+//! for upgrading ureq), `secrets.rs` (server text made safe to print),
+//! `logging.rs` (the `log` feature's records), `date.rs`.
 //!
 //! # Goals
 //!
@@ -41,7 +42,9 @@
 //!   that may have minted a token; full-jitter backoff or the server's
 //!   `Retry-After`, and no attempt or wait past the call's overall timeout.
 //! - The call ends by its timeout: every wait is cut to the deadline, and
-//!   waits for the server are made in slices the kernel keeps to time.
+//!   waits for the server are made in slices the kernel keeps to time. One
+//!   call may have its own timeout and retries, and a [`Cancel`] handle
+//!   that interrupts it wherever it is ([`Client::call`]).
 //! - A call on a kept-alive connection costs little more than the loopback
 //!   round trip: no name lookup, one write, one pool probe (see
 //!   `src/transport.rs`).
