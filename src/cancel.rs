@@ -85,17 +85,6 @@ impl Cancel {
     pub fn is_cancelled(&self) -> bool {
         self.shared.cancelled.load(Ordering::SeqCst)
     }
-
-    /// Watches a call on this thread until the guard is dropped.
-    pub(crate) fn watch(&self) -> Watch {
-        static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
-        let call = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
-        WATCHED.with(|w| *w.borrow_mut() = Some((Arc::clone(&self.shared), call)));
-        Watch {
-            shared: Arc::clone(&self.shared),
-            call,
-        }
-    }
 }
 
 impl fmt::Debug for Cancel {
@@ -111,27 +100,43 @@ thread_local! {
     static WATCHED: RefCell<Option<(Arc<Shared>, u64)>> = const { RefCell::new(None) };
 }
 
-/// A call watched on this thread; dropping it ends the watch and forgets
-/// the call's sockets.
+/// The call under way on this thread, watched by a [`Cancel`] or not;
+/// dropping it ends the watch, forgets the call's sockets, and watches
+/// again what was watched before (a call made inside another, from a
+/// logger, say, neither hides the outer one's watch nor takes it over).
 pub(crate) struct Watch {
-    shared: Arc<Shared>,
-    call: u64,
+    watched: Option<(Arc<Shared>, u64)>,
+    outer: Option<(Arc<Shared>, u64)>,
 }
 
 impl Watch {
+    /// Starts a call on this thread, watched by `cancel` if there is one.
+    pub(crate) fn start(cancel: Option<&Cancel>) -> Watch {
+        static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
+        let watched = cancel.map(|cancel| {
+            let call = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
+            (Arc::clone(&cancel.shared), call)
+        });
+        let outer = WATCHED.with(|w| w.replace(watched.clone()));
+        Watch { watched, outer }
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.shared.cancelled.load(Ordering::SeqCst)
+        (self.watched.as_ref()).is_some_and(|(shared, _)| shared.cancelled.load(Ordering::SeqCst))
     }
 
     /// Waits `delay`, or less if the call is cancelled meanwhile.
     pub(crate) fn sleep(&self, delay: Duration) {
+        let Some((shared, _)) = &self.watched else {
+            return std::thread::sleep(delay);
+        };
         let until = Instant::now() + delay;
-        let mut sockets = lock(&self.shared.sockets);
+        let mut sockets = lock(&shared.sockets);
         while !self.is_cancelled() {
             let Some(left) = until.checked_duration_since(Instant::now()) else {
                 return;
             };
-            sockets = match self.shared.wake.wait_timeout(sockets, left) {
+            sockets = match shared.wake.wait_timeout(sockets, left) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -141,8 +146,10 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        WATCHED.with(|w| *w.borrow_mut() = None);
-        lock(&self.shared.sockets).retain(|(call, _)| *call != self.call);
+        WATCHED.with(|w| *w.borrow_mut() = self.outer.take());
+        if let Some((shared, call)) = &self.watched {
+            lock(&shared.sockets).retain(|(owner, _)| owner != call);
+        }
     }
 }
 
@@ -254,7 +261,7 @@ mod tests {
         let canceller = cancel.clone();
         let (cancelled_at, ended_at) = std::thread::scope(|scope| {
             let writer = scope.spawn(|| {
-                let watch = cancel.watch();
+                let watch = Watch::start(Some(&cancel));
                 assert!(socket.join_watched_call().unwrap());
                 let result = (&*stream).write_all(&vec![0u8; 64 * 1024 * 1024]);
                 let ended = Instant::now();
@@ -284,7 +291,7 @@ mod tests {
         // while the call still runs (ureq pools it as soon as the body is
         // read): from then on the call's cancel must not reach it, whoever
         // takes the connection next.
-        let watch = first.watch();
+        let watch = Watch::start(Some(&first));
         assert!(socket.join_watched_call().unwrap());
         socket.release();
         first.cancel();
@@ -292,16 +299,36 @@ mod tests {
         (&*stream).write_all(b"still open").unwrap();
         drop(watch);
         // A call started on a cancelled handle refuses a new socket at once.
-        let _watch = first.watch();
+        let _watch = Watch::start(Some(&first));
         assert!(watched_call_cancelled());
         assert!(socket.join_watched_call().is_err());
         assert!(socket.is_shut());
     }
 
     #[test]
+    fn a_call_inside_another_neither_hides_nor_takes_its_watch() {
+        let (stream, _listener, _peer) = blocked_pair();
+        let socket = Socket::new(Arc::downgrade(&stream) as Weak<dyn ShutdownHandle>);
+        let outer = Cancel::new();
+        let watch = Watch::start(Some(&outer));
+        {
+            // An unwatched call made meanwhile (from a logger, say) does not
+            // hand its socket to the outer call.
+            let _inner = Watch::start(None);
+            assert!(!socket.join_watched_call().unwrap());
+        }
+        outer.cancel();
+        assert!(!socket.is_shut());
+        // The outer call is watched again.
+        assert!(watched_call_cancelled());
+        drop(watch);
+        assert!(!watched_call_cancelled());
+    }
+
+    #[test]
     fn a_wait_before_a_retry_ends_at_the_cancel() {
         let cancel = Cancel::new();
-        let watch = cancel.watch();
+        let watch = Watch::start(Some(&cancel));
         let started = Instant::now();
         std::thread::scope(|scope| {
             scope.spawn(|| {

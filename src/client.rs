@@ -427,10 +427,9 @@ impl Call<'_> {
         deadline: Deadline,
     ) -> Result<Token, Error> {
         let client = self.client;
-        let watch = self.cancel.as_ref().map(Cancel::watch);
+        let watch = Watch::start(self.cancel.as_ref());
         let cancelled = |attempts, request_sent| {
-            let is = watch.as_ref().is_some_and(Watch::is_cancelled);
-            is.then_some(Error::Cancelled {
+            (watch.is_cancelled()).then_some(Error::Cancelled {
                 attempts,
                 request_sent,
             })
@@ -464,10 +463,8 @@ impl Call<'_> {
                 "{service} attempt {attempts} failed ({}); retrying in {delay:?}",
                 logging::failure(&err, Some(stage))
             );
-            match &watch {
-                _ if delay.is_zero() => {}
-                Some(watch) => watch.sleep(delay),
-                None => std::thread::sleep(delay),
+            if !delay.is_zero() {
+                watch.sleep(delay);
             }
             if let Some(err) = cancelled(attempts, sent) {
                 return Err(err);

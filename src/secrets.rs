@@ -58,10 +58,8 @@ impl Secrets {
             // Read as the text is read, and also taken literally (a secret
             // that holds `%41` may be echoed with its `%` encoded).
             let literal: Vec<u8> = secret.bytes().map(fold_alphabet).collect();
-            let decoded: Vec<u8> = canonical(secret.as_bytes())
-                .into_iter()
-                .map(|(b, _)| b)
-                .collect();
+            let decoded = decoded(secret.as_bytes());
+            let decoded: Vec<u8> = decoded.iter().map(|(b, _)| fold_alphabet(*b)).collect();
             for form in [literal, decoded] {
                 if form.len() >= WINDOW {
                     let runs = form.windows(WINDOW).map(<[u8; WINDOW]>::try_from);
@@ -89,20 +87,27 @@ impl Secrets {
     /// `text` without invisible characters, secrets and tokens, whole.
     fn clean(&self, text: &str) -> String {
         let (shown, skeleton) = visible(text);
-        let mut hidden = self.secrets_in(&skeleton);
-        hidden.extend(tokens_in(&skeleton));
+        // Read twice: as written, and with its escapes decoded (an escape
+        // may hide a piece of a secret, or a lone `%` or `\` swallow one).
+        let literal: View = (skeleton.bytes.iter().enumerate())
+            .map(|(i, &b)| (b, i..i + 1))
+            .collect();
+        let decoded = decoded(&skeleton.bytes);
+        let mut hidden = Vec::new();
+        for view in [&literal, &decoded] {
+            let found = self.secrets_in(view).into_iter().chain(tokens_in(view));
+            // From the skeleton's bytes to the characters shown.
+            hidden
+                .extend(found.map(|r| skeleton.from[r.start].start..skeleton.from[r.end - 1].end));
+        }
         redact(&shown, hidden)
     }
 
-    /// The ranges of `skeleton` that hold a piece of a secret.
-    fn secrets_in(&self, skeleton: &Skeleton) -> Vec<Range<usize>> {
-        let canon = canonical(&skeleton.bytes);
-        let bytes: Vec<u8> = canon.iter().map(|(b, _)| *b).collect();
-        // From `len` canonical bytes at `start` to the characters shown.
-        let span = |start: usize, len: usize| {
-            let (first, last) = (&canon[start].1, &canon[start + len - 1].1);
-            skeleton.from[first.start].start..skeleton.from[last.end - 1].end
-        };
+    /// The ranges of the skeleton whose bytes, read as `view` reads them,
+    /// hold a piece of a secret.
+    fn secrets_in(&self, view: &View) -> Vec<Range<usize>> {
+        let bytes: Vec<u8> = view.iter().map(|(b, _)| fold_alphabet(*b)).collect();
+        let span = |start: usize, len: usize| view[start].1.start..view[start + len - 1].1.end;
         let mut found = Vec::new();
         if bytes.len() >= WINDOW && !self.windows.is_empty() {
             for (start, run) in bytes.windows(WINDOW).enumerate() {
@@ -188,10 +193,15 @@ fn visible(text: &str) -> (String, Skeleton) {
     (shown, skeleton)
 }
 
-/// The ranges of `skeleton` that are JWT-shaped (see the module's docs).
-fn tokens_in(skeleton: &Skeleton) -> Vec<Range<usize>> {
+/// One reading of the text: its bytes, each with the range of the
+/// skeleton's bytes it came from.
+type View = Vec<(u8, Range<usize>)>;
+
+/// The ranges of the skeleton whose bytes, read as `view` reads them, are
+/// JWT-shaped (see the module's docs).
+fn tokens_in(view: &View) -> Vec<Range<usize>> {
     let is_token_byte = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
-    let bytes = &skeleton.bytes;
+    let bytes: Vec<u8> = view.iter().map(|(b, _)| *b).collect();
     let mut found = Vec::new();
     let mut start = 0;
     while start < bytes.len() {
@@ -203,7 +213,7 @@ fn tokens_in(skeleton: &Skeleton) -> Vec<Range<usize>> {
         let is_token = find(run, b"eyJ")
             .is_some_and(|at| run[at..].iter().filter(|b| **b == b'.').count() >= 2);
         if is_token {
-            found.push(skeleton.from[start].start..skeleton.from[start + len - 1].end);
+            found.push(view[start].1.start..view[start + len - 1].1.end);
         }
         start += len.max(1);
     }
@@ -232,20 +242,47 @@ fn redact(shown: &str, mut hidden: Vec<Range<usize>>) -> String {
     out
 }
 
-/// `bytes` read as a server may have encoded them, each decoded byte with
-/// the range of `bytes` it came from: JSON escapes (`\/`, `\u0041`, ...)
-/// and percent escapes (either case) decoded, `-` and `_` read as `+` and
-/// `/`.
-fn canonical(bytes: &[u8]) -> Vec<(u8, Range<usize>)> {
-    let mut out = Vec::with_capacity(bytes.len());
+/// `bytes` read as a server may have encoded them: JSON escapes (`\/`,
+/// `\u0041`, ...) and percent escapes (either case) decoded, then the
+/// invisible characters they encode (`\n`, `%E2%80%8B`, ...) left out. Each
+/// decoded byte comes with the range of `bytes` it came from.
+fn decoded(bytes: &[u8]) -> View {
+    let mut raw: View = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let mut decoded = [0u8; 4];
-        let (len, used) = decode_at(&bytes[i..], &mut decoded);
-        for &b in &decoded[..len] {
-            out.push((fold_alphabet(b), i..i + used));
-        }
+        let mut buf = [0u8; 4];
+        let (len, used) = decode_at(&bytes[i..], &mut buf);
+        raw.extend(buf[..len].iter().map(|&b| (b, i..i + used)));
         i += used;
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    while at < raw.len() {
+        let width = match raw[at].0 {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => 1,
+        };
+        let mut char_bytes = [0u8; 4];
+        for (k, (b, _)) in raw[at..].iter().take(width).enumerate() {
+            char_bytes[k] = *b;
+        }
+        let whole = raw.len() - at >= width;
+        let c = (std::str::from_utf8(&char_bytes[..width]).ok())
+            .filter(|_| whole)
+            .and_then(|s| s.chars().next());
+        match c {
+            Some(c) if is_invisible(c) => at += width,
+            Some(_) => {
+                out.extend_from_slice(&raw[at..at + width]);
+                at += width;
+            }
+            None => {
+                out.push(raw[at].clone());
+                at += 1;
+            }
+        }
     }
     out
 }
@@ -524,6 +561,35 @@ mod tests {
             short.printable("t0k3n cDp0MQ t0k"),
             "[redacted] [redacted] t0k"
         );
+    }
+
+    #[test]
+    fn escapes_never_hide_a_secret_nor_swallow_one() {
+        let (secrets, _) = secrets();
+        for text in [
+            // A lone `%`, `\` or `\u` before a piece of the token.
+            "100%cdef0123456789 left",
+            "C:\\bcdef0123456789",
+            "\\ucdef0123456789abc",
+            // The token split by encoded line breaks and invisible characters,
+            // as in a raw JSON body.
+            "{\"d\":\"PT0123\\n456789\\nabcdef\\n012345\\n6789ab\"}",
+            "PT0123\\u200b456789\\u200babcdef",
+            "PT0123%0A456789%0aabcdef",
+            "PT0123%E2%80%8B456789%e2%80%8babcdef",
+        ] {
+            let shown = secrets.printable(text);
+            assert!(shown.contains(REDACTED), "{text}: {shown}");
+            for run in TOKEN.as_bytes().windows(WINDOW) {
+                assert!(
+                    !shown.contains(std::str::from_utf8(run).unwrap()),
+                    "{text}: {shown}"
+                );
+            }
+        }
+        // A token split by an encoded line break in a raw JSON body.
+        let body = r#"{"x":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIi\nOiIxIn0.c2lnbmF0dXJl"}"#;
+        assert_eq!(secrets.printable(body), r#"{"x":"[redacted]"}"#);
     }
 
     #[test]
