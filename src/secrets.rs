@@ -9,17 +9,19 @@
 //!    characters and every default-ignorable code point) is removed; those
 //!    that are white space (tab, line feed, U+2028, ...) become a space, so
 //!    that no server text can start a line of its own or move the cursor.
-//! 2. **No piece of a secret is kept.** The text is searched with every
-//!    invisible character left out, JSON escapes (`\/`, `\u0041`, ...) and
-//!    percent escapes (either case) decoded, and the base64url alphabet
-//!    (`-`, `_`) read as standard base64 (`+`, `/`). Any run of
-//!    [`WINDOW`] or more consecutive bytes of the API token or of the base64
-//!    credentials (padded or not), read the same way, is replaced by
-//!    `[redacted]`, and so is a shorter secret found whole. A secret cut
-//!    short, split by invisible characters or line breaks, or encoded is
-//!    still found.
-//! 3. **No minted token is kept.** A run of base64url characters and dots
-//!    that holds `eyJ` (the base64url of `{"`, how every JWS and JWE header
+//! 2. **No piece of a secret is kept.** The text is read twice with every
+//!    invisible character left out: as written, and with its JSON escapes
+//!    (`\/`, `\u0041`, ...) and percent escapes (either case) decoded and
+//!    the invisible characters they encode left out (a lone `%` or `\` must
+//!    not swallow a piece of a secret, an escape must not hide one); both
+//!    times the base64url alphabet (`-`, `_`) is read as standard base64
+//!    (`+`, `/`). Any run of [`WINDOW`] or more consecutive bytes of the API
+//!    token or of the base64 credentials (padded or not), read the same ways,
+//!    is replaced by `[redacted]`, and so is a shorter secret found whole. A
+//!    secret cut short, split by invisible characters or line breaks, or
+//!    encoded is still found.
+//! 3. **No minted token is kept.** A run of base64url characters and dots,
+//!    in either reading, that holds `eyJ` (the base64url of `{"`, how every JWS and JWE header
 //!    starts) followed by two or more dots is replaced whole: a token, this
 //!    call's or another's, however short its segments.
 //! 4. The result is cut to [`SERVER_TEXT_CHARS`] characters.
