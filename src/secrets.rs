@@ -20,8 +20,8 @@
 //!    is replaced by `[redacted]`, and so is a shorter secret found whole. A
 //!    secret cut short, split by invisible characters or line breaks, or
 //!    encoded is still found.
-//! 3. **No minted token is kept.** A run of base64url characters and dots,
-//!    in either reading, that holds `eyJ` (the base64url of `{"`, how every JWS and JWE header
+//! 3. **No minted token is kept.** A run of base64url characters, `=` and
+//!    dots, in either reading, that holds `eyJ` (the base64url of `{"`, how every JWS and JWE header
 //!    starts) followed by two or more dots is replaced whole: a token, this
 //!    call's or another's, however short its segments.
 //! 4. The result is cut to [`SERVER_TEXT_CHARS`] characters.
@@ -202,7 +202,10 @@ type View = Vec<(u8, Range<usize>)>;
 /// The ranges of the skeleton whose bytes, read as `view` reads them, are
 /// JWT-shaped (see the module's docs).
 fn tokens_in(view: &View) -> Vec<Range<usize>> {
-    let is_token_byte = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    // base64url, its padding (never in a JWS, but some echo one padded)
+    // and the dots between segments.
+    let is_token_byte =
+        |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'.');
     let bytes: Vec<u8> = view.iter().map(|(b, _)| *b).collect();
     let mut found = Vec::new();
     let mut start = 0;
@@ -604,6 +607,7 @@ mod tests {
             format!("{header}.eyJpYXQiOjF9.c2ln.x"),
             format!("{header}.eyJpYXQiOjF9."),
             format!("{header}..aXY.Y2lwaGVy.dGFn"),
+            "eyJhbGc=.eyJzdWIi=.c2ln".to_owned(),
             "eyJ.x.y".to_owned(),
         ] {
             assert_eq!(
