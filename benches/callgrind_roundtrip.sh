@@ -17,21 +17,8 @@ command -v valgrind >/dev/null || { echo "skipped: valgrind is not installed"; e
 name=${1:-signalwire-pubsub}
 N1=${N1:-200}
 N2=${N2:-1200}
-bin=${2:-$(cargo bench -j2 --no-run --bench roundtrip 2>&1 |
-  grep -o 'target/release/deps/roundtrip-[0-9a-f]*' | tail -1)}
-[ -x "$bin" ] || { echo "could not find the roundtrip bench binary"; exit 1; }
-
-tmp=$(mktemp -d)
-cleanup() {
-  [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$bin" --serve 600 >"$tmp/addr" &
-server_pid=$!
-for _ in $(seq 50); do [ -s "$tmp/addr" ] && break; sleep 0.1; done
-addr=$(head -1 "$tmp/addr")
+bin=${2:-}
+. benches/responder.sh
 
 instructions() {
   valgrind --tool=callgrind --callgrind-out-file="$tmp/out.$1" \

@@ -47,6 +47,13 @@ fn cancelled_after(
     })
 }
 
+/// A call with `client`, cancelled once it has been blocked for 200 ms.
+fn cancelled_while_blocked(client: &Client) -> (Result<Token, Error>, Duration) {
+    cancelled_after(Duration::from_millis(200), |cancel| {
+        client.call().cancel_on(cancel).create_token(&request())
+    })
+}
+
 /// Asserts `result` is `Error::Cancelled` with these fields, in time.
 fn assert_cancelled(result: Result<Token, Error>, took: Duration, attempts: u32, sent: bool) {
     let err = result.expect_err("cancelled");
@@ -163,9 +170,7 @@ fn call_retries_override_the_clients_and_zero_keeps_the_stale_retry() {
 fn cancel_ends_a_wait_for_the_response() {
     let server = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
     let client = client(&server.url());
-    let (result, took) = cancelled_after(Duration::from_millis(200), |cancel| {
-        client.call().cancel_on(cancel).create_token(&request())
-    });
+    let (result, took) = cancelled_while_blocked(&client);
     assert_cancelled(result, took, 1, true);
     assert_eq!(server.request_count(), 1, "not retried");
     assert_eq!(server.connection_count(), 1);
@@ -182,9 +187,7 @@ fn cancel_ends_the_reading_of_a_body() {
     })
     .unwrap();
     let client = client(&server.url());
-    let (result, took) = cancelled_after(Duration::from_millis(200), |cancel| {
-        client.call().cancel_on(cancel).create_token(&request())
-    });
+    let (result, took) = cancelled_while_blocked(&client);
     assert_cancelled(result, took, 1, true);
     assert_eq!(server.connection_count(), 1, "not retried");
 }
@@ -194,9 +197,7 @@ fn cancel_ends_a_tls_handshake() {
     // A TLS server that takes the ClientHello and never answers it.
     let server = FaultServer::serve(|mut stream| until_closed(&mut stream)).unwrap();
     let client = client(&format!("https://localhost:{}", server.addr().port()));
-    let (result, took) = cancelled_after(Duration::from_millis(200), |cancel| {
-        client.call().cancel_on(cancel).create_token(&request())
-    });
+    let (result, took) = cancelled_while_blocked(&client);
     assert_cancelled(result, took, 1, false);
     assert_eq!(server.connection_count(), 1, "not retried");
 }
@@ -209,9 +210,7 @@ fn cancel_ends_a_proxys_connect() {
         .proxy(&format!("http://{}", proxy.addr()))
         .build()
         .unwrap();
-    let (result, took) = cancelled_after(Duration::from_millis(200), |cancel| {
-        client.call().cancel_on(cancel).create_token(&request())
-    });
+    let (result, took) = cancelled_while_blocked(&client);
     assert_cancelled(result, took, 1, false);
     assert_eq!(proxy.connection_count(), 1, "not retried");
 }
@@ -221,9 +220,7 @@ fn cancel_ends_a_wait_before_a_retry() {
     let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
     fake.respond_next(FakeResponse::json(503, "{}").header("retry-after", "10"));
     let client = client(&fake.url());
-    let (result, took) = cancelled_after(Duration::from_millis(200), |cancel| {
-        client.call().cancel_on(cancel).create_token(&request())
-    });
+    let (result, took) = cancelled_while_blocked(&client);
     assert_cancelled(result, took, 1, true);
     assert_eq!(fake.request_count(), 1, "the retry never started");
 }
@@ -331,9 +328,7 @@ fn a_cancelled_call_on_a_kept_alive_connection_is_not_retried_as_stale() {
     let server = answers_then_waits(None);
     let client = client(&server.url());
     assert!(client.create_token(&request()).is_ok());
-    let (result, took) = cancelled_after(Duration::from_millis(200), |cancel| {
-        client.call().cancel_on(cancel).create_token(&request())
-    });
+    let (result, took) = cancelled_while_blocked(&client);
     assert_cancelled(result, took, 1, true);
     assert_eq!(server.connection_count(), 1, "no new connection");
 }

@@ -55,6 +55,16 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts the CLI refuses `args` (exit 2, nothing on stdout) saying
+/// `needle` on stderr.
+fn assert_refused(args: &[&str], env: &[(&str, &str)], needle: &str) {
+    let out = run(args, env);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?}");
+}
+
 fn env_for(fake: &FakeServer, token: &str) -> Vec<(&'static str, String)> {
     vec![
         ("SIGNALWIRE_SPACE", fake.url()),
@@ -112,14 +122,7 @@ fn bad_arguments_exit_2_naming_the_problem() {
         (&["--json=false"][..], "takes no value"),
         (&["--member-id", "--json"][..], "needs a value"),
     ] {
-        let out = run(args, &[]);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            text(&out.stderr).contains(needle),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        assert!(out.stdout.is_empty());
+        assert_refused(args, &[], needle);
     }
     let out = run(&["--help"], &[]);
     assert_eq!(out.status.code(), Some(0));
@@ -418,13 +421,7 @@ fn double_dash_and_attached_values() {
         (&["--=x"][..], "takes no value"),
         (&["--member-id", "--x"][..], "--member-id=VALUE"),
     ] {
-        let out = run(args, &as_refs(&env));
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            text(&out.stderr).contains(needle),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
+        assert_refused(args, &as_refs(&env), needle);
     }
     assert_eq!(fake.request_count(), 1);
 }
@@ -642,13 +639,7 @@ fn extra_fields_are_sent_and_checked() {
         (&["--extra", "region=eu"][..], "one JSON value"),
         (&["--extra", "ttl=60"][..], "\"ttl\""),
     ] {
-        let out = run(args, &as_refs(&env));
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            text(&out.stderr).contains(needle),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
+        assert_refused(args, &as_refs(&env), needle);
     }
     assert_eq!(fake.request_count(), 1);
 }
