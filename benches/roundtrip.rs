@@ -13,8 +13,8 @@
 //!   responder), written in one `write` on a raw `TcpStream`, the response
 //!   read by Content-Length; no HTTP library, no JSON.
 //! - signalwire-pubsub: `Client::create_token`: validation, the crate's JSON
-//!   writer and token slicer, and its transport (src/lib.rs, `mod
-//!   transport`: no name lookup on a pooled connection, the request in one
+//!   writer and token slicer, and its transport (src/transport.rs:
+//!   no name lookup on a pooled connection, the request in one
 //!   write, one pool probe per call, ms-rounded socket timeouts).
 //! - bare ureq + miniserde: the baseline. A stock `ureq::Agent`
 //!   (`Agent::new_with_config`) with the crate's configuration but not its

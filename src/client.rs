@@ -326,7 +326,8 @@ impl Client {
 /// Options for one call, made by [`Client::call`]: a timeout and retries of
 /// its own, and a [`Cancel`] handle that ends it. What is not set is the
 /// client's. A `Call` only borrows the client: it costs nothing to make,
-/// and nothing on the request path when no option is set.
+/// and almost nothing on the request path when no option is set (a
+/// thread-local set and restored).
 #[derive(Clone, Debug)]
 #[must_use = "a call does nothing until create_token, create_chat_token or mint"]
 pub struct Call<'a> {

@@ -130,8 +130,9 @@ impl ClientBuilder {
 
     /// Trusts the root certificates in this PEM file instead of the built-in
     /// (Mozilla) roots, for a gateway or test server with its own CA; to
-    /// trust both, put both in the file. An unreadable file, or one without
-    /// a certificate, is an [`Error::Config`] from [`build`](Self::build).
+    /// trust both, put both in the file. A file that is unreadable, not a
+    /// regular file, over 16 MiB or without a certificate is an
+    /// [`Error::Config`] from [`build`](Self::build).
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_file = Some(path.into());
         self

@@ -22,7 +22,8 @@
 //! - **Receive waits in slices.** Linux runs a socket's receive timeout on
 //!   its timer wheel, which lets a long timer fire up to an eighth late (a
 //!   30 s wait may end at 33 s). [`DeadlineCap`] waits at most 250 ms at a
-//!   time, which keeps the timer in the wheel's finest level, and checks the
+//!   time, a timer that fires at most one tick late (4 ms at HZ=250, 8 ms at
+//!   HZ=1000, 10 ms at HZ=100), and checks the
 //!   clock between slices; a timed-out receive consumed nothing, so waiting
 //!   again is safe. The slice is constant, so the socket's timeout is set
 //!   once and not re-armed on every call (no extra system call on a
@@ -31,7 +32,8 @@
 //!   wrote before a timeout, so a write gets all the time left (rounded up
 //!   to the millisecond, so that the socket's timeout changes rarely). A
 //!   write blocks only when the socket's send buffer is full, which a token
-//!   request (a few KiB, 40 KiB at most) does not fill; if one does block,
+//!   request (a few KiB; about 135 KiB at the API's limits, more with
+//!   escaped or non-ASCII names) rarely fills; if one does block,
 //!   its timeout may fire up to an eighth late.
 //! - **Connecting.** The TCP connect (`poll`) and the name lookup (ureq's
 //!   resolver thread, a channel with a timeout) wait on precise timers.

@@ -16,7 +16,8 @@
 //! runtime for that, nor a hundred crates. This crate is one flat public
 //! module (and the optional `fake`) on top of [`ureq`] (HTTP and TLS),
 //! [`miniserde`] (JSON) and [`base64`] (Basic auth); the `fake` feature adds
-//! `tiny_http`. Nothing else.
+//! `tiny_http`, the `log` feature `log` (already in ureq's tree). Nothing
+//! else.
 //!
 //! Its code sits in private files named for what they do, which is the
 //! architecture: `request.rs` (the body and its rules), `response.rs` (the

@@ -109,6 +109,8 @@ fn token_carries_member_id_and_expiry() {
 fn client_is_shared_across_threads() {
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<Client>();
+    assert_send_sync::<signalwire_pubsub::Cancel>();
+    assert_send_sync::<signalwire_pubsub::Call<'static>>();
     let (fake, client) = common::fake_and_client();
     let threads: Vec<_> = (0..4)
         .map(|i| {

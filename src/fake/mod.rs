@@ -6,7 +6,7 @@
 //! of the endpoint called (PubSub, Chat or both: see
 //! [`FakeServer::start_with_scopes`]), validates the JSON body against the
 //! published rules (Chat adds one: no channel name may start with `sw_`),
-//! returning SignalWire-shaped `400`, `401`, `403`, `404` and `422` errors, and
+//! returning SignalWire-shaped `400`, `401`, `403`, `404`, `405` and `422` errors, and
 //! mints JWT-shaped tokens. Its rules are its own code, written from the specs:
 //! it never calls the client's validation, so the client and the fake check each
 //! other. It records every request (with the path it used) and every token it
