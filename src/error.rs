@@ -279,6 +279,7 @@ impl Error {
 
     /// The server's answer, for the status variants.
     pub fn api(&self) -> Option<&ApiError> {
+        // Exhaustive, as `describe` is: a new variant must be placed in both.
         match self {
             Error::BadRequest(api)
             | Error::Unauthorized(api)

@@ -329,12 +329,12 @@ fn checked(state: &State) -> Result<&str, Error> {
 /// Checks an extra field: a key that is not empty and not a known field, a
 /// value that is one JSON value of at most [`MAX_EXTRA_CHARS`] characters.
 fn check_extra(key: &str, value: &str) -> Result<(), Error> {
+    let chars = value.chars().count();
     let problem = if key.is_empty() {
         "must have a non-empty name".to_owned()
     } else if KNOWN_FIELDS.contains(&key) {
         "names a field TokenRequest writes itself (set it there)".to_owned()
-    } else if value.chars().count() > MAX_EXTRA_CHARS {
-        let chars = value.chars().count();
+    } else if chars > MAX_EXTRA_CHARS {
         format!(
             "must be at most {MAX_EXTRA_CHARS} characters (this crate's own limit), got {chars}"
         )

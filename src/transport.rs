@@ -315,7 +315,8 @@ struct OneWrite {
     inner: Box<dyn Transport>,
     /// The TCP socket under it, as a cancel reaches it.
     socket: Option<Arc<Socket>>,
-    /// A watched call owns the socket (until the connection is pooled).
+    /// A watched call owns the socket (from its request's first write until
+    /// the connection is pooled).
     owned: bool,
     held: Vec<u8>,
     /// Bytes of the request under way have been sent: any more go out at once.
@@ -333,7 +334,7 @@ impl OneWrite {
     fn new(inner: Box<dyn Transport>, socket: Option<Arc<Socket>>) -> OneWrite {
         OneWrite {
             inner,
-            owned: socket.is_some(),
+            owned: false,
             socket,
             held: Vec::new(),
             flushed: false,
