@@ -2,18 +2,18 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ureq::http::{header, HeaderMap, HeaderValue, Uri};
 
-use crate::attempt::{self, Stage};
-use crate::cancel::{Cancel, Watch};
+use crate::cancel::Cancel;
 use crate::deadline::{check_timeout, Deadline};
 use crate::error::{ApiError, Error, TransportKind};
 use crate::logging::{self, log_at};
 use crate::request::{Service, TokenRequest};
 use crate::response::{read_error_body, Token, MAX_RESPONSE_BYTES};
 use crate::retry::{parse_retry_after, Retries};
+use crate::scope::{self, CallScope, Stage};
 use crate::secrets::{Secrets, REDACTED};
 
 /// A client for one SignalWire space and project.
@@ -160,14 +160,14 @@ impl Client {
         retries: &Retries,
     ) -> Result<Token, (Error, Stage)> {
         let attempts = retries.attempt;
-        let budget = deadline.start_attempt();
-        if budget.is_zero() {
+        if deadline.has_passed() {
             let err = self.timeout_error(deadline, false, attempts, false);
             return Err((err, Stage::NotSent));
         }
+        scope::start_attempt(deadline.end());
         let sent_at = SystemTime::now();
         let failed = |e| self.transport_error(e, deadline, attempts);
-        let mut response = (self.send(service, body, deadline, budget, retries)).map_err(failed)?;
+        let mut response = (self.send(service, body, retries)).map_err(failed)?;
         let status = response.status().as_u16();
         let read = (response.body_mut().with_config())
             .limit(MAX_RESPONSE_BYTES)
@@ -194,26 +194,19 @@ impl Client {
         })
     }
 
-    /// Sends the request. The agent's own settings (its timeout is the
-    /// client's, less the margin) serve a first attempt with the client's
-    /// timeout; any other attempt gets what is left, and a new connection
-    /// when the pooled one was stale.
+    /// Sends the request with the agent's own settings (the deadline is
+    /// kept below ureq, `transport/`), on a new connection when the pooled
+    /// one was stale.
     fn send(
         &self,
         service: Service,
         body: &str,
-        deadline: Deadline,
-        budget: Duration,
         retries: &Retries,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let inner = &*self.inner;
         let mut builder = inner.agent.post(inner.endpoints.get(service).uri.clone());
-        if retries.attempt > 1 || deadline.timeout() != inner.timeout {
-            let mut config = builder.config().timeout_global(Some(budget));
-            if retries.fresh_connection {
-                config = config.max_idle_age(Duration::ZERO);
-            }
-            builder = config.build();
+        if retries.fresh_connection {
+            builder = builder.config().max_idle_age(Duration::ZERO).build();
         }
         builder
             .header(header::AUTHORIZATION, inner.authorization.clone())
@@ -283,7 +276,7 @@ impl Client {
     /// limit bound it (recorded by the transport as it went), never by the
     /// error's text.
     fn transport_error(&self, e: ureq::Error, deadline: Deadline, attempts: u32) -> (Error, Stage) {
-        let progress = attempt::progress();
+        let progress = scope::progress();
         let stage = progress.stage();
         let request_sent = stage != Stage::NotSent;
         let kind = match &e {
@@ -393,49 +386,34 @@ impl Call<'_> {
 
     /// Mints a token of either kind; see [`create_token`](Self::create_token).
     pub fn mint(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
-        let timeout = match self.timeout {
-            Some(timeout) => check_timeout("the call's timeout", timeout)?,
-            None => self.client.inner.timeout,
-        };
-        let body = request.to_json_for(service)?;
-        let deadline = Deadline::start(timeout);
-        let result = self.attempts(service, &body, request, deadline);
-        match &result {
-            Ok(token) => log_at!(
-                debug,
-                "{service} token minted after {} attempt(s) in {:?}",
-                token.attempts(),
-                deadline.elapsed()
-            ),
-            Err(err) => log_at!(
-                debug,
-                "{service} call failed after {} attempt(s) in {:?}: {}",
-                err.attempts(),
-                deadline.elapsed(),
-                logging::failure(err, None)
-            ),
-        }
+        let started = Instant::now();
+        let result = self.run(service, request);
+        logging::outcome(service, &result, started.elapsed());
         result
     }
 
-    /// The attempts of a call, until one mints a token or no retry is left
-    /// (or the call is cancelled).
-    fn attempts(
-        &self,
-        service: Service,
-        body: &str,
-        request: &TokenRequest,
-        deadline: Deadline,
-    ) -> Result<Token, Error> {
+    /// The call: its settings and request checked, then its attempts, until
+    /// one mints a token or no retry is left (or the call is cancelled).
+    fn run(&self, service: Service, request: &TokenRequest) -> Result<Token, Error> {
         let client = self.client;
-        let watch = Watch::start(self.cancel.as_ref());
-        let cancelled = |attempts, request_sent| {
-            (watch.is_cancelled()).then_some(Error::Cancelled {
+        let timeout = match self.timeout {
+            Some(timeout) => check_timeout("the call's timeout", timeout)?,
+            None => client.inner.timeout,
+        };
+        let body = request.to_json_for(service)?;
+        let body = body.as_str();
+        let deadline = Deadline::start(timeout);
+        let scope = CallScope::enter(self.cancel.as_ref());
+        // Whether a request of this call may have reached the server.
+        let mut any_request_sent = false;
+        let cancelled = |attempts, request_sent, any_request_sent| {
+            (scope.is_cancelled()).then_some(Error::Cancelled {
                 attempts,
                 request_sent,
+                any_request_sent,
             })
         };
-        if let Some(err) = cancelled(0, false) {
+        if let Some(err) = cancelled(0, false, false) {
             return Err(err);
         }
         let mut retries = Retries::new(self.retries.unwrap_or(client.inner.retries));
@@ -451,9 +429,10 @@ impl Call<'_> {
                 Err(failed) => failed,
             };
             let sent = stage != Stage::NotSent;
+            any_request_sent |= sent;
             // A cancel shows as a broken connection: it ends the call, never
             // a retry.
-            if let Some(err) = cancelled(attempts, sent) {
+            if let Some(err) = cancelled(attempts, sent, any_request_sent) {
                 return Err(err);
             }
             let Some(delay) = retries.after(&err, stage, deadline) else {
@@ -465,9 +444,9 @@ impl Call<'_> {
                 logging::failure(&err, Some(stage))
             );
             if !delay.is_zero() {
-                watch.sleep(delay);
+                scope.sleep(delay);
             }
-            if let Some(err) = cancelled(attempts, sent) {
+            if let Some(err) = cancelled(attempts, sent, any_request_sent) {
                 return Err(err);
             }
         }

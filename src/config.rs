@@ -10,7 +10,7 @@ use base64::Engine as _;
 use ureq::http::HeaderValue;
 
 use crate::client::{Client, Endpoints, Inner};
-use crate::deadline::{check_timeout, Deadline};
+use crate::deadline::check_timeout;
 use crate::error::Error;
 use crate::secrets::{Secrets, REDACTED};
 use crate::transport::{ClientConnector, LazyResolver};
@@ -222,7 +222,7 @@ impl ClientBuilder {
     }
 
     /// The agent's settings: no redirects, statuses as responses, the
-    /// deadline's budget, the proxy, the user agent, the TLS roots.
+    /// connect timeout, the proxy, the user agent, the TLS roots.
     fn agent_config(&self, loopback: bool) -> Result<ureq::config::Config, Error> {
         let user_agent = (self.user_agent.clone())
             .unwrap_or_else(|| concat!("signalwire-pubsub/", env!("CARGO_PKG_VERSION")).into());
@@ -247,8 +247,8 @@ impl ClientBuilder {
             // Servers often close idle connections after 5 s: leave them
             // before that (a connection closed under a call is retried once).
             .max_idle_age(Duration::from_secs(4))
-            .timeout_global(Some(Deadline::budget_for(self.timeout)))
-            .timeout_resolve(Some(self.connect_timeout))
+            // The call's deadline is kept below ureq (the transport), which
+            // is given only the connect timeout.
             .timeout_connect(Some(self.connect_timeout))
             .user_agent(user_agent)
             .proxy(self.proxy_for(loopback)?)

@@ -92,6 +92,10 @@ pub enum Error {
         /// the one before a cancelled wait to retry) may have reached the
         /// server.
         request_sent: bool,
+        /// Whether the request of any attempt may have reached the server,
+        /// so that a token may have been minted: `true` when an earlier
+        /// attempt's did, even if the last one sent nothing.
+        any_request_sent: bool,
     },
     /// A 2xx response whose body is not `{"token": "<non-empty string>"}`, whose
     /// token holds anything but visible ASCII (`!` to `~`), or that is over
@@ -344,11 +348,17 @@ impl Error {
                 };
                 write!(f, "timed out: {stage} took longer than {limit:?}")
             }
-            Error::Cancelled { attempts: 0, .. } => f.write_str("cancelled (nothing was sent)"),
-            Error::Cancelled { request_sent, .. } => {
-                let sent = match request_sent {
-                    true => "the request may have reached the server",
-                    false => "the request was not sent",
+            Error::Cancelled {
+                request_sent,
+                any_request_sent,
+                ..
+            } => {
+                let sent = match (request_sent, any_request_sent) {
+                    (true, _) => "the request may have reached the server",
+                    (false, true) => {
+                        "before the retry was sent; an earlier request may have reached the server"
+                    }
+                    (false, false) => "nothing was sent",
                 };
                 write!(f, "cancelled ({sent})")
             }

@@ -100,7 +100,6 @@ compile_error!("enable feature `rustls` (the default) or `native-tls`");
 
 // The public API is flat: every public item is re-exported here from the
 // private file that holds it.
-mod attempt;
 mod cancel;
 mod client;
 mod config;
@@ -114,6 +113,7 @@ mod logging;
 mod request;
 mod response;
 mod retry;
+mod scope;
 mod secrets;
 mod transport;
 
@@ -124,7 +124,8 @@ pub use deadline::{MAX_TIMEOUT, MIN_TIMEOUT};
 pub use error::{ApiError, Error, ErrorItem, Field, TransportKind};
 pub use request::{
     Access, Service, State, TokenRequest, CHAT_RESERVED_PREFIX, MAX_CHANNELS,
-    MAX_CHANNEL_NAME_CHARS, MAX_EXTRA_CHARS, MAX_MEMBER_ID_CHARS, MAX_STATE_CHARS, MAX_TTL_MINUTES,
+    MAX_CHANNEL_NAME_CHARS, MAX_EXTRA_CHARS, MAX_EXTRA_KEY_CHARS, MAX_MEMBER_ID_CHARS,
+    MAX_REQUEST_BYTES, MAX_STATE_CHARS, MAX_TTL_MINUTES,
 };
 #[allow(deprecated)]
 pub use response::PubSubToken;

@@ -1,7 +1,8 @@
 //! The `log` feature's records, target `signalwire_pubsub`: one `debug`
 //! record per attempt (service, URL, attempt number), one `info` record per
 //! retry (what failed, how far the attempt got, how long the wait is), one
-//! `debug` record per call's outcome (attempts, time taken, what failed).
+//! `debug` record per call's outcome (attempts, time taken, what failed),
+//! every call's, those refused before sending included ([`outcome`]).
 //!
 //! A record holds only what the crate itself knows: the service, the URL
 //! (which can hold no user info), numbers, durations, a status, an error's
@@ -9,8 +10,12 @@
 //! server sent, scrubbed or not. Without the feature, no record is made and
 //! the `log` crate is not a dependency.
 
-use crate::attempt::Stage;
+use std::time::Duration;
+
 use crate::error::Error;
+use crate::request::Service;
+use crate::response::Token;
+use crate::scope::Stage;
 
 /// `log::$level!` with the crate's target; without the feature, nothing
 /// (the arguments are checked, in a closure never called, but not run).
@@ -25,6 +30,23 @@ macro_rules! log_at {
     }};
 }
 pub(crate) use log_at;
+
+/// The record of a call's outcome, whatever it is: the one place it is made.
+pub(crate) fn outcome(service: Service, result: &Result<Token, Error>, took: Duration) {
+    match result {
+        Ok(token) => log_at!(
+            debug,
+            "{service} token minted after {} attempt(s) in {took:?}",
+            token.attempts()
+        ),
+        Err(err) => log_at!(
+            debug,
+            "{service} call failed after {} attempt(s) in {took:?}: {}",
+            err.attempts(),
+            failure(err, None)
+        ),
+    }
+}
 
 /// What failed, for a record: a status, an error's kind and, for a failed
 /// attempt, how far it got (`None` for a call's outcome). No server text.

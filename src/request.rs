@@ -2,7 +2,7 @@
 //! rule of the API checked before sending, and the JSON body written by hand.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use miniserde::json;
 
@@ -20,6 +20,16 @@ pub const MAX_MEMBER_ID_CHARS: usize = 250;
 pub const MAX_STATE_CHARS: usize = 2_000;
 /// Longest value of an extra field, in characters: this crate's own limit.
 pub const MAX_EXTRA_CHARS: usize = 2_000;
+/// Longest name of an extra field, in characters: as long as a channel name
+/// may be (this crate's own limit).
+pub const MAX_EXTRA_KEY_CHARS: usize = MAX_CHANNEL_NAME_CHARS;
+/// Largest request body the client sends, in bytes (1 MiB), checked with
+/// the API's rules before anything is sent. The largest body those rules
+/// allow fits with room to spare: 500 channels whose 250-character names
+/// are all escaped (six bytes a character), a member id alike and a state
+/// at its limit make about 757 KiB. Only extra fields can push a body past
+/// it: [`Error::InvalidRequest`] for [`Field::Extras`].
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 /// The fields of the body that [`TokenRequest`] writes itself, which no
 /// extra field may name.
@@ -190,11 +200,12 @@ impl TokenRequest {
     /// Adds the top-level field `key` with `json_text` as its value, written
     /// as given (surrounding whitespace trimmed) after the known fields,
     /// replacing an extra of that name set before. The value must be one
-    /// JSON value of at most [`MAX_EXTRA_CHARS`] characters, and `key` must be
-    /// non-empty and not a field this struct writes (`ttl`, `channels`,
-    /// `member_id`, `state`); [`validate`](Self::validate) reports a break
-    /// as an [`Error::InvalidRequest`] for [`Field::Extras`], and nothing is
-    /// sent.
+    /// JSON value of at most [`MAX_EXTRA_CHARS`] characters; `key` must be 1
+    /// to [`MAX_EXTRA_KEY_CHARS`] characters and not a field this struct
+    /// writes (`ttl`, `channels`, `member_id`, `state`); and the whole body
+    /// must stay within [`MAX_REQUEST_BYTES`]. [`validate`](Self::validate)
+    /// reports a break as an [`Error::InvalidRequest`] for [`Field::Extras`],
+    /// and nothing is sent.
     ///
     /// ```
     /// use signalwire_pubsub::{Field, TokenRequest};
@@ -239,7 +250,7 @@ impl TokenRequest {
     /// assert_eq!(err.field(), Some(Field::Channels));
     /// ```
     pub fn validate_for(&self, service: Service) -> Result<(), Error> {
-        self.checked_state(service).map(drop)
+        self.checked(service).map(drop)
     }
 
     /// Validates for PubSub, then writes the JSON body exactly as it is
@@ -251,13 +262,17 @@ impl TokenRequest {
 
     /// Validates for `service`, then writes the body.
     pub(crate) fn to_json_for(&self, service: Service) -> Result<String, Error> {
-        let state = self.checked_state(service)?;
-        Ok(write_body(self, state))
+        let checked = self.checked(service)?;
+        Ok(write_body(self, checked))
     }
 
-    /// Validates everything and hands back the state's JSON text, if any.
-    fn checked_state(&self, service: Service) -> Result<Option<&str>, Error> {
+    /// Validates everything and hands back what writing the body needs: the
+    /// state's JSON text, if any, and the body's exact length, counted as
+    /// the rules are checked (every field is read once).
+    fn checked(&self, service: Service) -> Result<Checked<'_>, Error> {
         let invalid = |field: Field, message: String| Error::InvalidRequest { field, message };
+        // `{"ttl":N,"channels":{` and the closing `}}`.
+        let mut len = 22 + decimal_len(self.ttl);
         if !(1..=MAX_TTL_MINUTES).contains(&self.ttl) {
             let message = format!(
                 "ttl must be 1 to {MAX_TTL_MINUTES} minutes, got {}",
@@ -290,7 +305,10 @@ impl TokenRequest {
                 );
                 return Err(invalid(Field::Channels, message));
             }
+            len += json_string_len(name) + rights(*access).len();
         }
+        // The commas between channels.
+        len += count - 1;
         if let Some(member_id) = &self.member_id {
             let chars = member_id.chars().count();
             if !(1..=MAX_MEMBER_ID_CHARS).contains(&chars) {
@@ -298,20 +316,41 @@ impl TokenRequest {
                     format!("member_id must be 1 to {MAX_MEMBER_ID_CHARS} characters, got {chars}");
                 return Err(invalid(Field::MemberId, message));
             }
+            // `,"member_id":` and the string.
+            len += 13 + json_string_len(member_id);
         }
         let state = match &self.state {
-            Some(state) => Some(checked(state)?),
+            Some(state) => Some(checked_state(state)?),
             None => None,
         };
+        // `,"state":` and the object.
+        len += state.map_or(0, |state| 9 + state.len());
         for (key, value) in &self.extras {
-            check_extra(key, value.trim())?;
+            len += check_extra(key, value.trim(), len)?;
         }
-        Ok(state)
+        Ok(Checked { state, len })
+    }
+}
+
+/// A request that keeps every rule: what writing its body needs.
+struct Checked<'a> {
+    /// The state's JSON text, if any.
+    state: Option<&'a str>,
+    /// The body's length in bytes.
+    len: usize,
+}
+
+/// A channel's value on the wire: only the rights it grants.
+fn rights(access: Access) -> &'static str {
+    match (access.read, access.write) {
+        (true, true) => ":{\"read\":true,\"write\":true}",
+        (true, false) => ":{\"read\":true}",
+        _ => ":{\"write\":true}",
     }
 }
 
 /// The state's JSON text, if it is valid.
-fn checked(state: &State) -> Result<&str, Error> {
+fn checked_state(state: &State) -> Result<&str, Error> {
     let invalid = |message: String| Error::InvalidRequest {
         field: Field::State,
         message,
@@ -326,22 +365,38 @@ fn checked(state: &State) -> Result<&str, Error> {
     Ok(text)
 }
 
-/// Checks an extra field: a key that is not empty and not a known field, a
-/// value that is one JSON value of at most [`MAX_EXTRA_CHARS`] characters.
-fn check_extra(key: &str, value: &str) -> Result<(), Error> {
+/// Checks an extra field, to be written after `body_len` bytes of the body:
+/// a key of 1 to [`MAX_EXTRA_KEY_CHARS`] characters that is not a known
+/// field, a value that is one JSON value of at most [`MAX_EXTRA_CHARS`]
+/// characters, and a body that stays within [`MAX_REQUEST_BYTES`]. The
+/// field's length on the wire, if it is valid. The sizes are checked
+/// before the value is parsed, so a huge request is refused quickly.
+fn check_extra(key: &str, value: &str, body_len: usize) -> Result<usize, Error> {
+    // `,"key":value`
+    let len = 2 + json_string_len(key) + value.len();
+    let key_chars = key.chars().count();
     let chars = value.chars().count();
     let problem = if key.is_empty() {
         "must have a non-empty name".to_owned()
     } else if KNOWN_FIELDS.contains(&key) {
         "names a field TokenRequest writes itself (set it there)".to_owned()
+    } else if key_chars > MAX_EXTRA_KEY_CHARS {
+        format!(
+            "must have a name of at most {MAX_EXTRA_KEY_CHARS} characters \
+             (this crate's own limit), got {key_chars}"
+        )
     } else if chars > MAX_EXTRA_CHARS {
         format!(
             "must be at most {MAX_EXTRA_CHARS} characters (this crate's own limit), got {chars}"
         )
+    } else if body_len + len > MAX_REQUEST_BYTES {
+        format!(
+            "makes the body larger than {MAX_REQUEST_BYTES} bytes (the crate's limit on a request)"
+        )
     } else if json::from_str::<json::Value>(value).is_err() {
         "must be one JSON value, got text that is not".to_owned()
     } else {
-        return Ok(());
+        return Ok(len);
     };
     Err(Error::InvalidRequest {
         field: Field::Extras,
@@ -410,36 +465,26 @@ impl From<json::Object> for State {
     }
 }
 
-/// Writes the request body into one buffer sized up front.
-fn write_body(request: &TokenRequest, state: Option<&str>) -> String {
-    let channels: usize = request.channels.keys().map(|n| n.len() + 32).sum();
-    let extras: usize = (request.extras.iter())
-        .map(|(k, v)| k.len() + v.len() + 8)
-        .sum();
-    let extra = request.member_id.as_ref().map_or(0, |m| m.len() + 16)
-        + state.map_or(0, |s| s.len() + 10)
-        + extras;
-    let mut out = String::with_capacity(40 + channels + extra);
+/// Writes the body of a request that keeps every rule into one buffer of
+/// its exact length.
+fn write_body(request: &TokenRequest, checked: Checked<'_>) -> String {
+    let mut out = String::with_capacity(checked.len);
     out.push_str("{\"ttl\":");
-    let _ = write!(out, "{}", request.ttl);
+    push_decimal(&mut out, request.ttl);
     out.push_str(",\"channels\":{");
     for (i, (name, access)) in request.channels.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         push_json_string(&mut out, name);
-        out.push_str(match (access.read, access.write) {
-            (true, true) => ":{\"read\":true,\"write\":true}",
-            (true, false) => ":{\"read\":true}",
-            _ => ":{\"write\":true}",
-        });
+        out.push_str(rights(*access));
     }
     out.push('}');
     if let Some(member_id) = &request.member_id {
         out.push_str(",\"member_id\":");
         push_json_string(&mut out, member_id);
     }
-    if let Some(state) = state {
+    if let Some(state) = checked.state {
         out.push_str(",\"state\":");
         out.push_str(state);
     }
@@ -450,7 +495,48 @@ fn write_body(request: &TokenRequest, state: Option<&str>) -> String {
         out.push_str(value.trim());
     }
     out.push('}');
+    debug_assert_eq!(out.len(), checked.len, "the length counted when checking");
     out
+}
+
+/// How many digits `n` has.
+fn decimal_len(n: u32) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+/// Appends `n` in decimal (without `fmt`'s machinery, on every call's path).
+fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
+}
+
+/// The length of `s` as a JSON string literal, as [`push_json_string`]
+/// writes it.
+fn json_string_len(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    if is_plain(bytes) {
+        return bytes.len() + 2;
+    }
+    let escaped: usize = (bytes.iter())
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum();
+    escaped + 2
 }
 
 /// Whether `bytes` hold no quote, backslash or control character: one

@@ -4,18 +4,20 @@
 //!   on a pooled connection before any byte of a response arrived) is tried
 //!   again once, at once, on a new connection, whatever the retries allow.
 //! - An error that [`Error::is_retryable`] is tried again while retries are
-//!   left: after the server's `Retry-After`, never earlier, or, when there
-//!   is none, after a full-jitter exponential backoff. A `Retry-After` over
+//!   left, after a full-jitter exponential backoff, or after the server's
+//!   `Retry-After` if that is longer: the server's wait is a floor, never a
+//!   ceiling, so a `Retry-After: 0` (or a date in the past) from a server
+//!   that is struggling keeps the backoff's pace. A `Retry-After` over
 //!   [`RETRY_AFTER_CAP`] ends the call at once with the error.
 //! - No wait is taken that would leave less than an attempt's worth of the
 //!   deadline ([`Deadline::has_room_for`]).
 
 use std::time::{Duration, SystemTime};
 
-use crate::attempt::Stage;
 use crate::date;
 use crate::deadline::Deadline;
 use crate::error::Error;
+use crate::scope::Stage;
 
 /// Backoff before the first retry is up to this long (full jitter), doubling
 /// with each retry up to [`RETRY_BACKOFF_CAP`].
@@ -63,12 +65,14 @@ impl Retries {
             (Duration::ZERO, true)
         } else if self.left > 0 && err.is_retryable() {
             self.left -= 1;
+            let backoff = backoff(self.allowed - self.left);
             let delay = match err.retry_after() {
-                // Never earlier than the server asked; if that is too long,
-                // the caller gets the error and its `retry_after` now.
+                // Never earlier than the server asked, nor than the backoff;
+                // if the server asks too long, the caller gets the error and
+                // its `retry_after` now.
                 Some(wait) if wait > RETRY_AFTER_CAP => return None,
-                Some(wait) => wait,
-                None => backoff(self.allowed - self.left),
+                Some(wait) => wait.max(backoff),
+                None => backoff,
             };
             (delay, false)
         } else {
@@ -114,7 +118,20 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ApiError;
     use std::time::UNIX_EPOCH;
+
+    fn api(status: u16) -> ApiError {
+        ApiError {
+            status,
+            request_id: None,
+            message: None,
+            errors: Vec::new(),
+            body_prefix: None,
+            retry_after: None,
+            attempts: 1,
+        }
+    }
 
     #[test]
     fn backoff_stays_within_its_doubling_ceiling() {
@@ -187,5 +204,35 @@ mod tests {
         // No wait that the deadline cannot hold.
         let short = Deadline::start(Duration::from_millis(100));
         assert_eq!(Retries::new(5).after(&unsent, Stage::NotSent, short), None);
+    }
+
+    #[test]
+    fn a_retry_after_shorter_than_the_backoff_does_not_shorten_it() {
+        let deadline = Deadline::start(Duration::from_secs(30));
+        let mut retries = Retries::new(u32::MAX);
+        let now = Error::from_status(ApiError {
+            retry_after: Some(Duration::ZERO),
+            ..api(503)
+        });
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            waits.push(retries.after(&now, Stage::Sent, deadline).unwrap());
+        }
+        // Full jitter draws each wait up to a doubling ceiling: six draws
+        // near zero would be a storm.
+        assert!(
+            waits.iter().sum::<Duration>() > Duration::from_millis(100),
+            "{waits:?}"
+        );
+        let later = Error::from_status(ApiError {
+            retry_after: Some(Duration::from_secs(3)),
+            ..api(503)
+        });
+        let wait = Retries::new(1).after(&later, Stage::Sent, deadline);
+        assert_eq!(
+            wait,
+            Some(Duration::from_secs(3)),
+            "the server's, if longer"
+        );
     }
 }

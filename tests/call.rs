@@ -7,16 +7,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{API_TOKEN, PROJECT};
+use common::{request, API_TOKEN, PROJECT};
 use signalwire_pubsub::fake::{FakeResponse, FakeServer, Fault, FaultServer};
-use signalwire_pubsub::{Cancel, Client, Error, Token, TokenRequest};
+use signalwire_pubsub::{Cancel, Client, Error, Token};
 
 /// How soon after `cancel()` a call must have ended.
 const PROMPTLY: Duration = Duration::from_millis(50);
-
-fn request() -> TokenRequest {
-    TokenRequest::new(15).read("lobby")
-}
 
 fn client(url: &str) -> Client {
     Client::builder(url, PROJECT, API_TOKEN)
@@ -110,10 +106,7 @@ fn a_call_timeout_shorter_than_the_clients_ends_the_call() {
         matches!(err, Error::Timeout { connecting: false, limit: l, attempts: 1, .. } if l == limit),
         "{err:?}"
     );
-    assert!(
-        took >= limit - Duration::from_millis(50) && took <= limit + Duration::from_millis(100),
-        "{took:?}"
-    );
+    common::assert_ended_on_time(took, limit);
     assert_eq!(server.request_count(), 1);
     // Outside the client's limits: a settings error, nothing sent.
     for bad in [Duration::from_millis(9), Duration::from_secs(86_401)] {
@@ -356,5 +349,65 @@ fn a_later_cancel_never_reaches_a_connection_another_call_uses() {
         server.connection_count(),
         1,
         "the connection was not shut down"
+    );
+}
+
+#[test]
+fn a_cancel_after_an_earlier_request_reached_the_server_never_says_nothing_was_sent() {
+    // Attempt 1 reaches the server and gets a 504 on a connection the
+    // server then closes; by then the server's accept queue is full, so
+    // attempt 2's connect hangs until its timeout: it is cancelled there.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (answered, answered_rx) = std::sync::mpsc::channel();
+    let (done, done_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        assert!(read_request(&mut stream));
+        let full = common::unanswered_on(&listener);
+        let answer = "HTTP/1.1 504 Gateway Timeout\r\nRetry-After: 0\r\nConnection: close\r\n\
+                      Content-Length: 0\r\n\r\n";
+        stream.write_all(answer.as_bytes()).unwrap();
+        drop(stream);
+        answered.send(()).unwrap();
+        let _ = done_rx.recv();
+        drop(full);
+    });
+    let client = Client::builder(&format!("http://{addr}"), PROJECT, API_TOKEN)
+        .connect_timeout(Duration::from_millis(600))
+        .build()
+        .unwrap();
+    let cancel = Cancel::new();
+    let canceller = cancel.clone();
+    let result = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            answered_rx.recv().unwrap();
+            // The scenario's pacing: past the backoff (at most 200 ms),
+            // inside attempt 2's connect (600 ms).
+            std::thread::sleep(Duration::from_millis(350));
+            canceller.cancel();
+        });
+        client.call().cancel_on(&cancel).create_token(&request())
+    });
+    done.send(()).unwrap();
+    server.join().unwrap();
+    let err = result.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Cancelled {
+                attempts: 2,
+                request_sent: false,
+                any_request_sent: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        "cancelled (before the retry was sent; an earlier request may have reached the server) \
+         (after 2 attempts)"
     );
 }

@@ -16,15 +16,7 @@ use signalwire_pubsub::fake::{FakeResponse, FakeServer};
 use signalwire_pubsub::Service;
 
 fn example() -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let dir = deps.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(format!("pubsub_token{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} not built: run `cargo test`",
-        path.display()
-    );
-    path
+    common::example("pubsub_token")
 }
 
 /// The CLI with `env` as its only SIGNALWIRE_* variables.
@@ -658,9 +650,9 @@ fn verbose_prints_the_clients_records_and_nothing_else() {
         lines[0].starts_with("debug: PubSub attempt 1: POST http://127.0.0.1:"),
         "{stderr}"
     );
-    assert_eq!(
-        lines[1],
-        "info: PubSub attempt 1 failed (HTTP 503); retrying in 0ns"
+    assert!(
+        lines[1].starts_with("info: PubSub attempt 1 failed (HTTP 503); retrying in "),
+        "{stderr}"
     );
     assert!(
         lines[3].starts_with("debug: PubSub token minted after 2 attempt(s)"),

@@ -5,6 +5,7 @@ mod common;
 
 use common::{expected_authorization, raw_post, API_TOKEN, PROJECT};
 use signalwire_pubsub::fake::{FakeResponse, FakeServer};
+use signalwire_pubsub::MAX_REQUEST_BYTES;
 
 fn codes(body: &str) -> Vec<String> {
     let mut codes: Vec<String> = body
@@ -34,6 +35,21 @@ fn rejects_non_json_with_400() {
     let (status, body) = raw_post(fake.addr(), &expected_authorization(), "{nope");
     assert_eq!(status, 400);
     assert!(body.contains("Bad Request"));
+}
+
+#[test]
+fn refuses_a_body_over_the_clients_bound_with_413() {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let auth = expected_authorization();
+    let at_the_bound = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_REQUEST_BYTES - 8));
+    assert_eq!(at_the_bound.len(), MAX_REQUEST_BYTES);
+    assert_eq!(
+        raw_post(fake.addr(), &auth, &at_the_bound).0,
+        422,
+        "read, then judged"
+    );
+    let over = format!("{at_the_bound} ");
+    assert_eq!(raw_post(fake.addr(), &auth, &over).0, 413);
 }
 
 #[test]

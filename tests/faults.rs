@@ -7,21 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{API_TOKEN, PROJECT};
+use common::{client_with as client, request, API_TOKEN, PROJECT};
 use signalwire_pubsub::fake::{FakeResponse, FakeServer, Fault, FaultServer};
-use signalwire_pubsub::{Client, Error, TokenRequest, TransportKind};
-
-fn request() -> TokenRequest {
-    TokenRequest::new(15).read("lobby")
-}
-
-fn client(url: &str, timeout: Duration, retries: u32) -> Client {
-    Client::builder(url, PROJECT, API_TOKEN)
-        .timeout(timeout)
-        .retries(retries)
-        .build()
-        .unwrap()
-}
+use signalwire_pubsub::{Client, Error, TransportKind};
 
 /// Plays `fault` to a client with `timeout` and default retries; returns the
 /// outcome, how long it took and how many requests the server read.
@@ -75,14 +63,14 @@ fn no_call_fails(fault: Fault, calls: usize, pause: impl Fn(usize) -> Duration) 
 fn a_server_closing_2ms_after_each_response_fails_no_call() {
     no_call_fails(
         Fault::CloseAfterAnswer(Duration::from_millis(2)),
-        200,
+        100,
         |_| Duration::ZERO,
     );
 }
 
 #[test]
 fn a_server_closing_right_after_each_response_fails_no_call() {
-    no_call_fails(Fault::CloseAfterAnswer(Duration::ZERO), 1000, |_| {
+    no_call_fails(Fault::CloseAfterAnswer(Duration::ZERO), 500, |_| {
         Duration::ZERO
     });
 }
@@ -137,12 +125,17 @@ fn stall_past_the_timeout_times_out() {
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("500ms"), "{err}");
-    assert!(took >= limit - Duration::from_millis(25), "{took:?}");
+    assert_eq!(
+        err.to_string(),
+        "timed out: the call took longer than 500ms"
+    );
+    // Two 250 ms slices and what is left: the end, not a slice, ends it.
+    common::assert_ended_on_time(took, limit);
     assert_eq!(requests, 1);
 }
 
 #[test]
+#[ignore = "takes 30 s: .ci/run runs it"]
 fn calls_to_a_silent_server_end_within_100ms_of_3s_10s_and_30s_timeouts() {
     // Linux fires a long socket timeout up to an eighth late: the client
     // waits in short slices, so even a 30 s call ends on time. The three run
@@ -166,14 +159,7 @@ fn calls_to_a_silent_server_end_within_100ms_of_3s_10s_and_30s_timeouts() {
             matches!(err, Error::Timeout { connecting: false, request_sent: true, limit: l, .. } if l == limit),
             "{err:?}"
         );
-        assert!(
-            took >= limit - Duration::from_millis(50),
-            "{took:?} for {limit:?}"
-        );
-        assert!(
-            took <= limit + Duration::from_millis(100),
-            "{took:?} for {limit:?}"
-        );
+        common::assert_ended_on_time(took, limit);
     }
     assert_eq!(server.request_count(), 3);
 }
@@ -195,16 +181,20 @@ fn unanswered_connect(timeout: Duration, connect_timeout: Duration) -> (Error, D
 
 #[test]
 fn a_connect_cut_by_the_deadline_names_the_deadline() {
-    let (err, took) = unanswered_connect(Duration::from_secs(1), Duration::from_secs(5));
+    let limit = Duration::from_millis(400);
+    let (err, took) = unanswered_connect(limit, Duration::from_secs(5));
     assert!(
         matches!(
             err,
-            Error::Timeout { connecting: false, request_sent: false, limit, .. } if limit == Duration::from_secs(1)
+            Error::Timeout { connecting: false, request_sent: false, limit: l, .. } if l == limit
         ),
         "{err:?}"
     );
-    assert_eq!(err.to_string(), "timed out: the call took longer than 1s");
-    assert!(took <= Duration::from_millis(1100), "{took:?}");
+    assert_eq!(
+        err.to_string(),
+        "timed out: the call took longer than 400ms"
+    );
+    common::assert_ended_on_time(took, limit);
 }
 
 #[test]
@@ -222,21 +212,19 @@ fn a_connect_timeout_names_the_connect_timeout() {
         err.to_string(),
         "timed out: connecting took longer than 300ms"
     );
-    assert!(
-        took >= connect && took <= Duration::from_millis(400),
-        "{took:?}"
-    );
+    common::assert_ended_on_time(took, connect);
 }
 
 #[test]
-fn one_byte_a_second_times_out_at_the_overall_limit() {
-    let limit = Duration::from_millis(2500);
-    let (result, took, requests) = against(Fault::Trickle(Duration::from_secs(1)), limit);
+fn a_trickle_of_bytes_times_out_at_the_overall_limit() {
+    // A byte every 300 ms keeps the connection busy; the deadline holds.
+    let limit = Duration::from_millis(800);
+    let (result, took, requests) = against(Fault::Trickle(Duration::from_millis(300)), limit);
     assert!(
         matches!(result, Err(Error::Timeout { attempts: 1, .. })),
         "{result:?}"
     );
-    assert!(took >= limit - Duration::from_millis(25), "{took:?}");
+    common::assert_ended_on_time(took, limit);
     assert_eq!(requests, 1);
 }
 

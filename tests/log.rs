@@ -1,52 +1,103 @@
 //! The `log` feature's records, captured: one per attempt, one per retry
-//! saying why, one per outcome; none holds a secret, a token or any text a
-//! server sent. The logger is process-wide, so this file holds one test.
+//! saying why, one per outcome of every call (those refused before sending
+//! too); none holds a secret, a token or any text a server sent. The logger
+//! is process-wide; it keeps each thread's records apart, so the tests run
+//! side by side.
 
 mod common;
 
-use std::sync::Mutex;
+use std::cell::RefCell;
+use std::sync::Once;
 use std::time::Duration;
 
 use common::{assert_no_secret, hostile, API_TOKEN, PROJECT};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use signalwire_pubsub::fake::{FakeResponse, FakeServer};
-use signalwire_pubsub::{Client, TokenRequest};
+use signalwire_pubsub::{Cancel, Client, TokenRequest};
 
-/// Every record of every target: (target, level, message).
-struct Capture(Mutex<Vec<(String, Level, String)>>);
+thread_local! {
+    /// The crate's records made on this thread: (level, message).
+    static RECORDS: RefCell<Vec<(Level, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Capture;
 
 impl Log for Capture {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
     fn log(&self, record: &Record<'_>) {
-        let entry = (
-            record.target().to_owned(),
-            record.level(),
-            record.args().to_string(),
-        );
-        self.0.lock().unwrap().push(entry);
+        if record.target() == "signalwire_pubsub" {
+            let entry = (record.level(), record.args().to_string());
+            RECORDS.with(|r| r.borrow_mut().push(entry));
+        }
     }
     fn flush(&self) {}
 }
 
-static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
-
-/// The crate's records made by `f`.
+/// The crate's records made by `f` on this thread.
 fn records_of(f: impl FnOnce()) -> Vec<(Level, String)> {
-    CAPTURE.0.lock().unwrap().clear();
+    static LOGGER: Once = Once::new();
+    LOGGER.call_once(|| {
+        log::set_logger(&Capture).unwrap();
+        log::set_max_level(LevelFilter::Trace);
+    });
+    RECORDS.with(|r| r.borrow_mut().clear());
     f();
-    let records = CAPTURE.0.lock().unwrap();
-    (records.iter())
-        .filter(|(target, ..)| target == "signalwire_pubsub")
-        .map(|(_, level, message)| (*level, message.clone()))
-        .collect()
+    RECORDS.with(|r| r.take())
+}
+
+#[test]
+fn every_call_refused_before_sending_has_its_outcome_record() {
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let client = Client::new(&fake.url(), PROJECT, API_TOKEN).unwrap();
+    let cancelled = Cancel::new();
+    cancelled.cancel();
+    let lobby = || TokenRequest::new(15).read("lobby");
+    let refused: [(&str, Box<dyn Fn() -> _>); 4] = [
+        (
+            "invalid request (ttl)",
+            Box::new(|| client.create_token(&TokenRequest::new(0).read("lobby"))),
+        ),
+        (
+            "invalid request (extras)",
+            Box::new(|| client.create_token(&lobby().extra("ttl", "60"))),
+        ),
+        (
+            "invalid configuration",
+            Box::new(|| {
+                client
+                    .call()
+                    .timeout(Duration::from_millis(1))
+                    .create_token(&lobby())
+            }),
+        ),
+        (
+            "cancelled",
+            Box::new(|| {
+                client
+                    .call()
+                    .cancel_on(&cancelled)
+                    .create_chat_token(&lobby())
+            }),
+        ),
+    ];
+    for (what, call) in refused {
+        let records = records_of(|| drop(call().unwrap_err()));
+        assert_eq!(records.len(), 1, "{what}: {records:#?}");
+        let (level, message) = &records[0];
+        assert_eq!(*level, Level::Debug);
+        assert!(
+            message.contains(" call failed after 0 attempt(s) in "),
+            "{message}"
+        );
+        assert!(message.ends_with(&format!(": {what}")), "{message}");
+    }
+    assert_eq!(fake.request_count(), 0);
 }
 
 #[test]
 fn records_say_what_happened_and_nothing_secret() {
-    log::set_logger(&CAPTURE).unwrap();
-    log::set_max_level(LevelFilter::Trace);
     let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
     let client = Client::builder(&fake.url(), PROJECT, API_TOKEN)
         .timeout(Duration::from_secs(10))
@@ -67,15 +118,22 @@ fn records_say_what_happened_and_nothing_secret() {
     let records = records_of(|| minted.push(client.create_token(&request).unwrap()));
     let mut seen = records.clone();
     let url = format!("{}/api/pubsub/tokens", fake.url());
-    let expected = [
-        (Level::Debug, format!("PubSub attempt 1: POST {url}")),
-        (
-            Level::Info,
-            "PubSub attempt 1 failed (HTTP 503); retrying in 0ns".to_owned(),
-        ),
-        (Level::Debug, format!("PubSub attempt 2: POST {url}")),
-    ];
-    assert_eq!(records[..3], expected, "{records:#?}");
+    assert_eq!(
+        records[0],
+        (Level::Debug, format!("PubSub attempt 1: POST {url}"))
+    );
+    // `Retry-After: 0` is a floor under the backoff, which has the last word.
+    assert_eq!(records[1].0, Level::Info);
+    assert!(
+        records[1]
+            .1
+            .starts_with("PubSub attempt 1 failed (HTTP 503); retrying in "),
+        "{records:#?}"
+    );
+    assert_eq!(
+        records[2],
+        (Level::Debug, format!("PubSub attempt 2: POST {url}"))
+    );
     assert_eq!(records.len(), 4, "{records:#?}");
     assert!(records[3]
         .1

@@ -1,4 +1,4 @@
-//! Load and soak: eight threads share one client for 5,000 calls against a
+//! Load and soak: twenty-five threads share one client for 5,000 calls against a
 //! fake that injects faults at a fixed rate. Every call ends in a token or a
 //! typed error within its deadline, and the fake's request count equals the
 //! client's attempt count.
@@ -13,11 +13,11 @@ use common::{API_TOKEN, PROJECT};
 use signalwire_pubsub::fake::{FakeResponse, FakeServer};
 use signalwire_pubsub::{Client, Error, TokenRequest};
 
-const THREADS: usize = 8;
+const THREADS: usize = 25;
 const CALLS: usize = 5_000;
 
 #[test]
-fn eight_threads_five_thousand_calls_with_faults() {
+fn twenty_five_threads_five_thousand_calls_with_faults() {
     let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
     fake.inject_faults(
         80,

@@ -4,12 +4,10 @@
 
 mod common;
 
-use signalwire_pubsub::fake::{FakeResponse, FakeServer};
-use signalwire_pubsub::{Client, Error, TokenRequest};
+use common::request;
 
-fn request() -> TokenRequest {
-    TokenRequest::new(15).read("lobby")
-}
+use signalwire_pubsub::fake::{FakeResponse, FakeServer};
+use signalwire_pubsub::{Client, Error};
 
 /// The error the client returns when the fake answers with `response`, with
 /// retries off.

@@ -3,7 +3,12 @@
 
 mod common;
 
-use signalwire_pubsub::{Access, Error, Field, TokenRequest};
+use std::time::{Duration, Instant};
+
+use signalwire_pubsub::{
+    Access, Error, Field, TokenRequest, MAX_CHANNELS, MAX_CHANNEL_NAME_CHARS, MAX_EXTRA_CHARS,
+    MAX_EXTRA_KEY_CHARS, MAX_MEMBER_ID_CHARS, MAX_REQUEST_BYTES, MAX_STATE_CHARS,
+};
 
 /// Sends `ok` (must mint) and `bad` (must fail locally on `field`, with
 /// `needles` in the message) and checks that only `ok` reached the fake.
@@ -188,6 +193,103 @@ fn extras_that_break_a_rule_are_refused_before_sending() {
         assert_eq!(err.field(), Some(Field::Extras), "{key:?} {value:?}: {err}");
         assert!(err.to_string().contains(needle), "{key:?} {value:?}: {err}");
         assert!(request.to_json().is_err());
+    }
+    assert_eq!(fake.request_count(), 0);
+}
+
+#[test]
+fn extra_field_name_bounds() {
+    let named = |chars: usize| {
+        TokenRequest::new(15)
+            .read("a")
+            .extra("é".repeat(chars), "1")
+    };
+    boundary(
+        named(MAX_EXTRA_KEY_CHARS),
+        named(MAX_EXTRA_KEY_CHARS + 1),
+        Field::Extras,
+        &["250", "251", "name"],
+    );
+}
+
+/// The largest request the API's rules allow: every channel name, the
+/// member id and the state at their limits, written with escapes (a
+/// control character is six bytes on the wire).
+fn largest_request() -> TokenRequest {
+    let escaped = |i: usize, chars: usize| -> String {
+        // A distinct name of `chars` control characters (none that JSON
+        // escapes in two bytes).
+        let digits = (0..chars).map(|d| match (i >> (d % 10)) & 1 {
+            0 => '\u{1}',
+            _ => '\u{2}',
+        });
+        format!("{:03}", i)
+            .chars()
+            .map(|c| char::from_u32(c as u32 - '0' as u32 + 3).unwrap())
+            .chain(digits)
+            .take(chars)
+            .collect()
+    };
+    let state = format!("{{\"k\":\"{}\"}}", "\u{10348}".repeat(MAX_STATE_CHARS - 8));
+    (0..MAX_CHANNELS)
+        .fold(TokenRequest::new(43_200), |r, i| {
+            r.read_write(escaped(i, MAX_CHANNEL_NAME_CHARS))
+        })
+        .member_id(escaped(999, MAX_MEMBER_ID_CHARS))
+        .state_json(&state)
+}
+
+#[test]
+fn the_largest_body_the_rules_allow_fits_and_extras_fill_the_rest_to_the_byte() {
+    let mut request = largest_request();
+    assert_eq!(request.channels.len(), MAX_CHANNELS);
+    let base = request.to_json().unwrap().len();
+    assert!(base > 700 * 1024 && base < MAX_REQUEST_BYTES, "{base}");
+    // Extra fields up to the byte: `,"xNNN":"aaa…"` each.
+    let mut left = MAX_REQUEST_BYTES - base;
+    let mut i = 0;
+    while left > 0 {
+        let fixed = 2 + 6 + 2; // `,` `"xNNN"` `:` and the value's quotes
+        let chars = (left - fixed).min(MAX_EXTRA_CHARS - 2);
+        request = request.extra(format!("x{i:03}"), &format!("\"{}\"", "a".repeat(chars)));
+        left -= fixed + chars;
+        i += 1;
+    }
+    let (fake, client) = common::fake_and_client();
+    let body = request.to_json().unwrap();
+    assert_eq!(body.len(), MAX_REQUEST_BYTES);
+    client
+        .create_token(&request)
+        .expect("a body at the limit is sent and minted");
+    assert_eq!(fake.requests()[0].body.len(), MAX_REQUEST_BYTES);
+
+    // One byte more is refused, naming the extras and the limit.
+    let last = format!("x{:03}", i - 1);
+    let longer = format!("{}a\"", request.extras[&last].trim_end_matches('"'));
+    let request = request.extra(last, &longer);
+    let err = client.create_token(&request).unwrap_err();
+    assert_eq!(err.field(), Some(Field::Extras), "{err}");
+    assert!(err.to_string().contains("1048576 bytes"), "{err}");
+    assert_eq!(fake.request_count(), 1, "nothing more was sent");
+}
+
+#[test]
+fn a_huge_extra_name_and_a_flood_of_extras_are_refused_quickly() {
+    let (fake, client) = common::fake_and_client();
+    let huge_key = TokenRequest::new(15)
+        .read("a")
+        .extra("k".repeat(10 << 20), "1");
+    let mut flood = TokenRequest::new(15).read("a");
+    flood.extras = (0..100_000)
+        .map(|i| (format!("extra-{i:06}"), "1".to_owned()))
+        .collect();
+    for (request, needle) in [(huge_key, "10485760"), (flood, "1048576 bytes")] {
+        let started = Instant::now();
+        let err = client.create_token(&request).unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(err.field(), Some(Field::Extras), "{err}");
+        assert!(err.to_string().contains(needle), "{err}");
+        assert!(took < Duration::from_secs(1), "{took:?}");
     }
     assert_eq!(fake.request_count(), 0);
 }

@@ -6,7 +6,8 @@
 //! of the endpoint called (PubSub, Chat or both: see
 //! [`FakeServer::start_with_scopes`]), validates the JSON body against the
 //! published rules (Chat adds one: no channel name may start with `sw_`),
-//! returning SignalWire-shaped `400`, `401`, `403`, `404`, `405` and `422` errors, and
+//! returning SignalWire-shaped `400`, `401`, `403`, `404`, `405`, `413` (a body
+//! over [`MAX_REQUEST_BYTES`](crate::MAX_REQUEST_BYTES)) and `422` errors, and
 //! mints JWT-shaped tokens. Its rules are its own code, written from the specs:
 //! it never calls the client's validation, so the client and the fake check each
 //! other. It records every request (with the path it used) and every token it
@@ -76,7 +77,9 @@ pub use faults::{Fault, FaultServer};
 // client rather than agreeing with it by construction.
 const PUBSUB_PATH: &str = "/api/pubsub/tokens";
 const CHAT_PATH: &str = "/api/chat/tokens";
-const MAX_BODY: usize = 1024 * 1024;
+/// The largest body the fake reads; a longer one is a `413`. The client's
+/// own bound (a limit of this crate's, not a rule of the API).
+const MAX_BODY: usize = crate::request::MAX_REQUEST_BYTES;
 /// How long `Drop` waits for a request that is still being read before giving up on it.
 const DROP_GRACE: Duration = Duration::from_secs(1);
 
@@ -396,7 +399,8 @@ fn handle(shared: &Shared, addr: SocketAddr, mut request: tiny_http::Request) {
         .as_reader()
         .take(MAX_BODY as u64 + 1)
         .read_to_end(&mut bytes);
-    let body = (read.is_ok() && bytes.len() <= MAX_BODY).then_some(bytes.as_slice());
+    let too_big = bytes.len() > MAX_BODY;
+    let body = (read.is_ok() && !too_big).then_some(bytes.as_slice());
     let recorded = RecordedRequest {
         method: request.method().as_str().to_owned(),
         path: request.url().to_owned(),
@@ -413,7 +417,7 @@ fn handle(shared: &Shared, addr: SocketAddr, mut request: tiny_http::Request) {
             None => state.injected.as_mut().and_then(Injector::draw),
         }
     };
-    let reply = scripted.unwrap_or_else(|| answer(shared, addr, &recorded, body));
+    let reply = scripted.unwrap_or_else(|| answer(shared, addr, &recorded, body, too_big));
     let header = |(name, value): &(String, String)| {
         tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
     };
@@ -424,18 +428,23 @@ fn handle(shared: &Shared, addr: SocketAddr, mut request: tiny_http::Request) {
     let _ = request.respond(response);
 }
 
-/// What the real endpoint would answer to `request` (`body` is `None` if too big or unreadable).
+/// What the real endpoint would answer to `request` (`body` is `None` if too
+/// big or unreadable; `too_big` says which).
 fn answer(
     shared: &Shared,
     addr: SocketAddr,
     request: &RecordedRequest,
     body: Option<&[u8]>,
+    too_big: bool,
 ) -> FakeResponse {
     let Some(service) = service_at(&request.path) else {
         return api_error(404, "Not Found");
     };
     if request.method != "POST" {
         return api_error(405, "Method Not Allowed");
+    }
+    if too_big {
+        return api_error(413, "Payload Too Large");
     }
     if !authorized(request.header("authorization"), &shared.credentials) {
         return api_error(401, "Unauthorized");

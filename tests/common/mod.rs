@@ -20,6 +20,33 @@ pub fn expected_authorization() -> String {
     format!("Basic {encoded}")
 }
 
+/// The request most tests send: 15 minutes, read on `lobby`.
+pub fn request() -> signalwire_pubsub::TokenRequest {
+    signalwire_pubsub::TokenRequest::new(15).read("lobby")
+}
+
+/// A client for `url` with this timeout and these retries.
+pub fn client_with(url: &str, timeout: std::time::Duration, retries: u32) -> Client {
+    Client::builder(url, PROJECT, API_TOKEN)
+        .timeout(timeout)
+        .retries(retries)
+        .build()
+        .expect("client builds")
+}
+
+/// The path of the example `name`, which `cargo test` builds.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let dir = deps.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo test` (or `cargo build --example {name}`)",
+        path.display()
+    );
+    path
+}
+
 /// A fake and a client pointed at it.
 pub fn fake_and_client() -> (FakeServer, Client) {
     let fake = FakeServer::start(PROJECT, API_TOKEN).expect("fake starts");
@@ -54,6 +81,22 @@ pub fn transport_error<T: std::fmt::Debug>(
         panic!("expected a transport error, got {err:?}")
     };
     (*kind, *attempts, *request_sent, err)
+}
+
+/// How soon after its limit a call that ran out of time must have ended:
+/// the kernel fires a timer up to a tick late, and a busy machine adds a
+/// few milliseconds of scheduling.
+pub const ON_TIME: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Asserts that a call which timed out after `took` ended at or after its
+/// `limit`, never before, and within [`ON_TIME`] of it.
+pub fn assert_ended_on_time(took: std::time::Duration, limit: std::time::Duration) {
+    assert!(
+        took >= limit,
+        "ended {:?} before its {limit:?} limit",
+        limit - took
+    );
+    assert!(took <= limit + ON_TIME, "{took:?} for a {limit:?} limit");
 }
 
 /// Sends one raw HTTP/1.1 request and returns (status, body).
@@ -249,17 +292,25 @@ pub struct Unanswered {
 }
 
 pub fn unanswered() -> Unanswered {
-    use std::time::Duration;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let queued = unanswered_on(&listener);
+    Unanswered {
+        listener,
+        addr,
+        _queued: queued,
+    }
+}
+
+/// Fills `listener`'s accept queue: while the connections returned live
+/// and nothing accepts, a new connect to it hangs until its timeout.
+pub fn unanswered_on(listener: &std::net::TcpListener) -> Vec<TcpStream> {
+    use std::time::Duration;
     let addr = listener.local_addr().expect("addr");
     let mut queued = Vec::new();
     while let Ok(stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
         queued.push(stream);
         assert!(queued.len() < 10_000, "the accept queue never filled");
     }
-    Unanswered {
-        listener,
-        addr,
-        _queued: queued,
-    }
+    queued
 }

@@ -1,307 +1,20 @@
-//! The transport: ureq's connector chain, kept lean on a pooled connection.
-//!
-//! Three pieces plug into ureq's `unversioned` API, which ureq may change in
-//! any minor release (hence `ureq = "~3.5"` in `Cargo.toml`):
-//!
-//! - [`LazyResolver`]: ureq 3.5 resolves before it looks in its pool (on a new
-//!   thread whenever a timeout is set); this resolver only marks the address
-//!   as unresolved, and [`ClientConnector`] resolves when a connection is
-//!   really made.
-//! - [`ClientConnector`]: ureq's own chain (CONNECT proxy, TCP, then
-//!   [`DeadlineCap`] and TLS), which runs only for a new connection; it wraps
-//!   connections to the API host in [`OneWrite`].
-//! - [`OneWrite`]: sends the request in one write (ureq writes the head and
-//!   the body separately), probes a pooled connection once instead of twice.
-//!
-//! Each piece records how far the attempt got, on the calling thread, as it
-//! takes each step (`attempt.rs`): that decides whether a failed attempt is
-//! retried and which limit a timeout names, never an error's kind or text.
-//!
-//! # Upgrading ureq
-//!
-//! Supported: ureq 3.5.x (tested with 3.5.2). Move the pin to a new minor
-//! version only after this checklist; each item names what proves it.
-//!
-//! 1. The traits still compile as used, and `Box<dyn Transport>` still
-//!    forwards `await_input`, `transmit_output`, `is_open` and `buffers`
-//!    (build).
-//! 2. [`ClientConnector`] chains ureq's connectors by hand as ureq's
-//!    `DefaultConnector` does, less its SOCKS warning and its
-//!    missing-TLS-provider checks: compare with the new `DefaultConnector`
-//!    and copy any link it gained (`tests/proxy.rs`, `tests/tls.rs`, and CI's
-//!    native-tls run).
-//! 3. ureq still calls the resolver before its pool lookup and the connector
-//!    only for a new connection (`benches/strace_roundtrip.sh`: no resolver
-//!    thread per call; `tests/tls.rs`: one handshake for three calls).
-//! 4. A request is still written as head then body, with a `Content-Length`
-//!    header, on the calling thread (the strace count of `sendto`, 1 per
-//!    call; the unit tests below check the crate's side only: one write,
-//!    held bytes always sent, never twice; `tests/faults.rs` keep-alive
-//!    tests: the stage is recorded on the calling thread).
-//! 5. ureq still probes a pooled connection with `is_open` before reuse and
-//!    when it returns it to the pool (`one_probe_per_reuse`, and the strace
-//!    count of `ioctl`s).
-//! 6. Request-level `max_idle_age(0)` still keeps ureq from reusing a pooled
-//!    connection (in 3.5 `Pool::get` drops every idle one to the host rather
-//!    than skipping it: correct, at the cost of reconnecting; no test isolates
-//!    this, as the keep-alive tests have one pooled connection at a time).
-//!    ureq's CONNECT connector still looks the proxy up with the resolver
-//!    it is given and passes the connect's `now` and budget on unchanged
-//!    ([`ClientConnector`] takes the lookup's time off the budget).
-//! 7. `NextTimeout` still carries the remaining budget, `TcpTransport` still
-//!    sets a socket timeout only when its value changes, and a timed-out
-//!    read still consumes nothing (the strace count of `setsockopt`, about 0
-//!    per call; `deadline.rs`'s unit tests check the crate's slicing only).
-//! 8. `NextTimeout::reason` at connect time is still the limit that comes
-//!    first (`tests/faults.rs`: a connect cut by the deadline, a connect
-//!    timeout), and `TcpConnector` still registers each socket's shutdown
-//!    handle straight after connecting.
-//! 9. The mapping of ureq's errors to `TransportKind`
-//!    (`Client::transport_error`) still covers its `Error` enum
-//!    (`tests/faults.rs`, `tests/tls.rs`).
-//!
-//! Then run `bash .ci/run` and the round-trip bench (`benches/README.md`),
-//! and widen the pin.
+//! One write per request: [`OneWrite`] wraps each connection to the API
+//! host, sends a request's head and body in one write, records how far the
+//! request got, hands the socket to the call watched by a cancel, and
+//! spares a pooled connection one of ureq's two probes.
 
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
-use ureq::config::Config;
-use ureq::http::uri::Authority;
-use ureq::http::Uri;
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::time::{Duration as UreqDuration, Instant as UreqInstant};
-use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, ShutdownHandle,
-    TcpConnector, Transport,
-};
-use ureq::{Error, Timeout};
+use ureq::unversioned::transport::{Buffers, NextTimeout, Transport};
+use ureq::Error;
 
-use crate::attempt::record;
-use crate::cancel::{self, Socket};
-use crate::deadline::DeadlineCap;
-
-/// 0.0.0.0:0, never a real destination: "not resolved yet".
-const UNRESOLVED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+use super::cancelled;
+use crate::cancel::Socket;
+use crate::scope::{self, record};
 
 /// Past this many held bytes, [`OneWrite`] sends without waiting.
 const HOLD_AT_MOST: usize = 64 * 1024;
-
-// ---------------------------------------------------------------------------
-// Resolver and connector
-// ---------------------------------------------------------------------------
-
-/// The agent's resolver: ureq calls it on every request, before its pool
-/// lookup, so it only marks the addresses as unresolved.
-#[derive(Debug)]
-pub(crate) struct LazyResolver;
-
-impl Resolver for LazyResolver {
-    fn resolve(&self, _: &Uri, _: &Config, _: NextTimeout) -> Result<ResolvedSocketAddrs, Error> {
-        let mut addrs = self.empty();
-        addrs.push(UNRESOLVED);
-        Ok(addrs)
-    }
-}
-
-/// The agent's connector, which only runs when a new connection is needed.
-/// It resolves the host first (ureq's resolver, the resolve timeout), runs
-/// ureq's own connectors (CONNECT proxy, TCP, TLS) with [`DeadlineCap`]
-/// over the TCP connection, and wraps connections to `host` in [`OneWrite`].
-/// It records that a connection is being set up, and which limit ends the
-/// set-up first: the connect timeout or the call's deadline.
-/// (ureq's default chain is the same, less the SOCKS warning this crate does
-/// not need: it refuses SOCKS proxies.)
-#[derive(Debug)]
-pub(crate) struct ClientConnector {
-    chain: Box<dyn Connector<(), Out = Box<dyn Transport>>>,
-    host: Authority,
-}
-
-impl ClientConnector {
-    pub(crate) fn new(uri: &Uri) -> ClientConnector {
-        let chain =
-            ().chain(ConnectProxyConnector::default())
-                .chain(TcpConnector::default())
-                .chain(DeadlineCap::default());
-        // With both TLS features on, native-tls is the provider configured.
-        #[cfg(feature = "native-tls")]
-        let chain = chain.chain(ureq::unversioned::transport::NativeTlsConnector::default());
-        #[cfg(not(feature = "native-tls"))]
-        let chain = chain.chain(ureq::unversioned::transport::RustlsConnector::default());
-        ClientConnector {
-            chain: Box::new(chain.chain(Boxed)),
-            host: uri
-                .authority()
-                .expect("the client's URI has a host")
-                .clone(),
-        }
-    }
-}
-
-/// The last link of the chain: the connection, boxed.
-#[derive(Debug)]
-struct Boxed;
-
-impl<In: Transport> Connector<In> for Boxed {
-    type Out = Box<dyn Transport>;
-
-    fn connect(
-        &self,
-        _: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, Error> {
-        Ok(chained.map(|t| Box::new(t) as Box<dyn Transport>))
-    }
-}
-
-impl Connector for ClientConnector {
-    type Out = Box<dyn Transport>;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<()>,
-    ) -> Result<Option<Self::Out>, Error> {
-        // ureq makes the connection to a CONNECT proxy through this connector
-        // too, for the target's chain: only the target's records the
-        // attempt's steps, keeps the socket and gets the one wrapper.
-        let target = details.uri.authority() == Some(&self.host);
-        if target {
-            // ureq's reason is the limit that comes first.
-            let connect_timeout_binds = details.timeout.reason == Timeout::Connect;
-            record(|p| {
-                p.connecting = true;
-                p.connect_timeout_binds = connect_timeout_binds;
-            });
-        }
-        let lookup = Lookup::default();
-        let addrs = if details.addrs[..] == [UNRESOLVED] {
-            lookup.resolve(details.uri, details.config, lookup_timeout(details))?
-        } else {
-            // A proxy's address (looked up by ureq's CONNECT connector with
-            // `lookup`), or the target behind a proxy, left unresolved.
-            details.addrs.clone()
-        };
-        // What is left of ureq's budget after the lookups since it set it.
-        let now = (details.current_time)();
-        let timeout = time_left(details.timeout, details.now, now)?;
-        if cancel::watched_call_cancelled() {
-            return Err(cancel::cancelled());
-        }
-        let socket = Arc::new(Mutex::new(None));
-        let register_shutdown = match target {
-            true => keep_socket(details, &socket),
-            false => details.register_shutdown.clone(),
-        };
-        let details = ConnectionDetails {
-            uri: details.uri,
-            addrs,
-            config: details.config,
-            request_level: details.request_level,
-            resolver: &lookup,
-            now,
-            timeout,
-            current_time: details.current_time.clone(),
-            run_connector: details.run_connector.clone(),
-            register_shutdown,
-        };
-        let transport = self.chain.connect(&details, chained)?;
-        if !target {
-            return Ok(transport);
-        }
-        record(|p| p.connecting = false);
-        let socket = socket.lock().ok().and_then(|mut s| s.take());
-        Ok(transport.map(|inner| Box::new(OneWrite::new(inner, socket)) as Box<dyn Transport>))
-    }
-}
-
-/// ureq's resolver, recording that a lookup is under way, and ending a call
-/// cancelled while it ran (a lookup cannot be interrupted) before it
-/// connects. It looks up the target and, in ureq's CONNECT connector, the
-/// proxy.
-#[derive(Debug, Default)]
-struct Lookup(DefaultResolver);
-
-impl Resolver for Lookup {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        config: &Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, Error> {
-        record(|p| p.resolving = true);
-        let addrs = self.0.resolve(uri, config, timeout)?;
-        record(|p| p.resolving = false);
-        if cancel::watched_call_cancelled() {
-            return Err(cancel::cancelled());
-        }
-        Ok(addrs)
-    }
-}
-
-/// The connect's timeout, cut to the resolve timeout for the lookup.
-fn lookup_timeout(details: &ConnectionDetails) -> NextTimeout {
-    let mut lookup = details.timeout;
-    if let Some(limit) = details.config.timeouts().resolve {
-        if UreqDuration::Exact(limit) < lookup.after {
-            lookup.after = UreqDuration::Exact(limit);
-            lookup.reason = Timeout::Resolve;
-        }
-    }
-    lookup
-}
-
-/// What is left at `now` of `timeout`, set at `set_at`; a timeout error
-/// when nothing is (ureq would read a zero budget as "1 s").
-fn time_left(
-    mut timeout: NextTimeout,
-    set_at: UreqInstant,
-    now: UreqInstant,
-) -> Result<NextTimeout, Error> {
-    let UreqDuration::Exact(after) = timeout.after else {
-        return Ok(timeout);
-    };
-    let elapsed = match (set_at, now) {
-        (UreqInstant::Exact(set_at), UreqInstant::Exact(now)) => {
-            now.saturating_duration_since(set_at)
-        }
-        _ => std::time::Duration::ZERO,
-    };
-    let left = after.saturating_sub(elapsed);
-    if left.is_zero() {
-        return Err(Error::Timeout(timeout.reason));
-    }
-    timeout.after = UreqDuration::Exact(left);
-    Ok(timeout)
-}
-
-/// What ureq's `ConnectionDetails::register_shutdown` holds.
-type RegisterShutdown = dyn Fn(Weak<dyn ShutdownHandle>) -> Result<(), Error> + Send + Sync;
-
-/// ureq's `register_shutdown`, which TCP calls with each new socket straight
-/// after connecting, wrapped: the socket is also kept in `slot` for the
-/// connection's wrapper, and owned by the call watched on this thread, so
-/// that a cancel reaches the proxy's CONNECT and the TLS handshake too.
-fn keep_socket(
-    details: &ConnectionDetails,
-    slot: &Arc<Mutex<Option<Arc<Socket>>>>,
-) -> Arc<RegisterShutdown> {
-    let (ureq_register, slot) = (details.register_shutdown.clone(), Arc::clone(slot));
-    Arc::new(move |tcp: Weak<dyn ShutdownHandle>| {
-        ureq_register(tcp.clone())?;
-        let socket = Socket::new(tcp);
-        if let Ok(mut kept) = slot.lock() {
-            *kept = Some(Arc::clone(&socket));
-        }
-        socket.join_watched_call().map(drop)
-    })
-}
-
-// ---------------------------------------------------------------------------
-// One write per request
-// ---------------------------------------------------------------------------
 
 /// Holds what ureq transmits until the request is whole (its head and the
 /// `Content-Length` bytes of body), then sends it in one write. Held bytes
@@ -311,7 +24,7 @@ fn keep_socket(
 ///
 /// It skips the probe ureq makes when it returns the connection to its pool
 /// right after reading (the one before reuse still runs).
-struct OneWrite {
+pub(super) struct OneWrite {
     inner: Box<dyn Transport>,
     /// The TCP socket under it, as a cancel reaches it.
     socket: Option<Arc<Socket>>,
@@ -331,7 +44,7 @@ struct OneWrite {
 }
 
 impl OneWrite {
-    fn new(inner: Box<dyn Transport>, socket: Option<Arc<Socket>>) -> OneWrite {
+    pub(super) fn new(inner: Box<dyn Transport>, socket: Option<Arc<Socket>>) -> OneWrite {
         OneWrite {
             inner,
             owned: false,
@@ -412,7 +125,7 @@ impl Transport for OneWrite {
             // The first bytes of a new request: the call watched on this
             // thread, if any, owns the socket from now on.
             if let Some(socket) = &self.socket {
-                self.owned |= socket.join_watched_call()?;
+                self.owned |= scope::join(socket).map_err(|_| cancelled())?;
             }
             let reused = std::mem::replace(&mut self.used, true);
             record(|p| p.reused = reused);
@@ -484,10 +197,12 @@ impl fmt::Debug for OneWrite {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attempt::{progress, start as start_attempt, Progress, Stage};
+    use crate::scope::{progress, start_attempt, Progress, Stage};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
+    use ureq::unversioned::transport::time::Duration as UreqDuration;
     use ureq::unversioned::transport::LazyBuffers;
+    use ureq::Timeout;
 
     /// What the scripted transport saw.
     #[derive(Debug, Default)]
@@ -705,45 +420,6 @@ mod tests {
         let (_, progress) = exchange(&mut t);
         assert!(progress.answered);
         assert_eq!(progress.stage(), Stage::Sent);
-    }
-
-    #[test]
-    fn a_connect_gets_what_is_left_after_the_lookups() {
-        // ureq set the budget 2 s ago, before a slow lookup (a proxy's, in
-        // its CONNECT connector): the TCP connect gets the rest, not all.
-        let set_at = UreqInstant::Exact(Instant::now() - Duration::from_secs(2));
-        let now = UreqInstant::now();
-        let left = time_left(timeout(3_000), set_at, now).unwrap();
-        let UreqDuration::Exact(left) = left.after else {
-            panic!("stays exact")
-        };
-        assert!(
-            left <= Duration::from_secs(1) && left > Duration::from_millis(900),
-            "{left:?}"
-        );
-        assert!(matches!(
-            time_left(timeout(1_500), set_at, now),
-            Err(Error::Timeout(Timeout::Global))
-        ));
-    }
-
-    #[test]
-    fn a_lookup_that_returns_after_a_cancel_ends_the_call() {
-        let config = ureq::Agent::config_builder().build();
-        let uri: Uri = "http://127.0.0.1:9/".parse().unwrap();
-        let cancel = crate::Cancel::new();
-        let watch = crate::cancel::Watch::start(Some(&cancel));
-        start_attempt(Instant::now() + Duration::from_secs(60));
-        assert!(Lookup::default()
-            .resolve(&uri, &config, timeout(1_000))
-            .is_ok());
-        cancel.cancel();
-        let err = Lookup::default()
-            .resolve(&uri, &config, timeout(1_000))
-            .unwrap_err();
-        assert!(matches!(err, Error::Io(_)), "{err:?}");
-        assert!(!progress().resolving, "the lookup itself succeeded");
-        drop(watch);
     }
 
     #[test]

@@ -1,0 +1,178 @@
+//! A call made inside another, by a logger that ureq calls in the middle
+//! of a request: each call keeps its own facts (how far its attempt got,
+//! its deadline, its limit), whatever the inner one does, errors and panics
+//! included, three deep too. The logger is process-wide; what it does is
+//! set per test, on the test's own thread.
+
+mod common;
+
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use common::{client_with as client, request, API_TOKEN, PROJECT};
+use log::{LevelFilter, Log, Metadata, Record};
+use signalwire_pubsub::fake::{FakeServer, Fault, FaultServer};
+use signalwire_pubsub::{Error, Token, TransportKind};
+
+type Hook = Box<dyn FnOnce()>;
+/// Where a call made inside another leaves its result.
+type Slot = Rc<RefCell<Option<Result<Token, Error>>>>;
+
+thread_local! {
+    /// What the logger does on this thread at the next record ureq writes
+    /// once a request has gone out (taken when it runs).
+    static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
+}
+
+struct Hooked;
+
+impl Log for Hooked {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &Record<'_>) {
+        // ureq-proto writes `Call<RecvResponse>` when a request is sent
+        // and the response awaited.
+        if record.target().starts_with("ureq_proto")
+            && record.args().to_string() == "Call<RecvResponse>"
+        {
+            if let Some(hook) = HOOK.with(|h| h.borrow_mut().take()) {
+                hook();
+            }
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Runs `hook` inside the next call this thread makes, once its request
+/// has gone out.
+fn inside_the_next_call(hook: impl FnOnce() + 'static) {
+    static LOGGER: Once = Once::new();
+    LOGGER.call_once(|| {
+        log::set_logger(&Hooked).unwrap();
+        log::set_max_level(LevelFilter::Debug);
+    });
+    HOOK.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+}
+
+/// A call to a refused port, with no retry: fails before sending.
+fn refused_call() -> Result<Token, Error> {
+    let refused = common::refused_port();
+    let url = format!("http://127.0.0.1:{}", refused.port);
+    client(&url, Duration::from_secs(10), 0).create_token(&request())
+}
+
+/// Asserts `result` is what a call to a refused port gives.
+fn assert_refused(result: &Result<Token, Error>) {
+    assert!(
+        matches!(
+            result,
+            Err(Error::Transport {
+                kind: TransportKind::Connect,
+                attempts: 1,
+                request_sent: false,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+/// Makes `call` inside the next call, its result kept in `slot` for the
+/// test to check after the outer call.
+fn keep(slot: &Slot, call: impl FnOnce() -> Result<Token, Error> + 'static) {
+    let slot = Rc::clone(slot);
+    inside_the_next_call(move || *slot.borrow_mut() = Some(call()));
+}
+
+#[test]
+fn a_failed_inner_call_leaves_a_sent_request_unretried() {
+    // The outer server reads the request, then closes the connection: a
+    // request that was sent is never retried.
+    let server = FaultServer::start(Fault::CloseBeforeAnswer).unwrap();
+    let inner = Slot::default();
+    keep(&inner, refused_call);
+    let result = client(&server.url(), Duration::from_secs(10), 2).create_token(&request());
+    let (kind, attempts, sent, _) = common::transport_error(result);
+    assert_eq!((kind, attempts, sent), (TransportKind::Io, 1, true));
+    assert_eq!(server.request_count(), 1);
+    assert_refused(inner.borrow().as_ref().expect("the inner call ran"));
+}
+
+/// Asserts `result` is the outer call's own timeout: `limit`, the request
+/// sent, one attempt, and that it took no less and not much more.
+fn assert_outer_timeout(result: Result<Token, Error>, limit: Duration, took: Duration) {
+    let err = result.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout { connecting: false, limit: l, attempts: 1, request_sent: true, .. }
+                if l == limit
+        ),
+        "{err:?}"
+    );
+    common::assert_ended_on_time(took, limit);
+}
+
+#[test]
+fn an_inner_call_does_not_lend_the_outer_one_its_deadline_or_limit() {
+    let silent = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
+    let limit = Duration::from_millis(500);
+    let inner = Slot::default();
+    keep(&inner, refused_call);
+    let started = Instant::now();
+    let result = client(&silent.url(), limit, 2).create_token(&request());
+    assert_outer_timeout(result, limit, started.elapsed());
+    assert_eq!(silent.request_count(), 1);
+    assert_refused(inner.borrow().as_ref().expect("the inner call ran"));
+}
+
+#[test]
+fn three_calls_deep_each_gets_its_own_result() {
+    let silent = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let middle_url = fake.url();
+    let (middle, innermost) = (Slot::default(), Slot::default());
+    let (middle_slot, innermost_slot) = (Rc::clone(&middle), Rc::clone(&innermost));
+    inside_the_next_call(move || {
+        // Inside the outer call: a middle call, inside which the innermost.
+        keep(&innermost_slot, refused_call);
+        let token = client(&middle_url, Duration::from_secs(5), 2).create_token(&request());
+        *middle_slot.borrow_mut() = Some(token);
+    });
+    let limit = Duration::from_millis(500);
+    let started = Instant::now();
+    let result = client(&silent.url(), limit, 2).create_token(&request());
+    assert_outer_timeout(result, limit, started.elapsed());
+    let middle = middle.borrow_mut().take().expect("the middle call ran");
+    assert_eq!(middle.expect("the middle call minted").attempts(), 1);
+    assert_eq!(fake.request_count(), 1);
+    assert_refused(innermost.borrow().as_ref().expect("the innermost call ran"));
+}
+
+#[test]
+fn an_inner_call_that_panics_leaves_the_outer_ones_result_right() {
+    let silent = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let inner_url = fake.url();
+    let caught = Rc::new(RefCell::new(false));
+    let caught_in_logger = Rc::clone(&caught);
+    inside_the_next_call(move || {
+        // The logger panics inside the inner call, once its request has
+        // gone out, and catches the panic itself.
+        inside_the_next_call(|| panic!("a logger's bug"));
+        let inner = client(&inner_url, Duration::from_secs(5), 2);
+        let unwound = panic::catch_unwind(AssertUnwindSafe(|| inner.create_token(&request())));
+        *caught_in_logger.borrow_mut() = unwound.is_err();
+    });
+    let limit = Duration::from_millis(500);
+    let started = Instant::now();
+    let result = client(&silent.url(), limit, 2).create_token(&request());
+    assert_outer_timeout(result, limit, started.elapsed());
+    assert!(*caught.borrow(), "the inner call panicked");
+    assert_eq!(silent.request_count(), 1);
+    assert_eq!(fake.request_count(), 1);
+}
