@@ -432,6 +432,35 @@ fn retry_after_in_seconds_and_dates() {
 }
 
 #[test]
+fn a_storm_of_retry_after_0_keeps_the_backoffs_pace() {
+    // Every answer a 503 asking for no wait at all (in seconds, or as a
+    // date in the past), and retries unlimited: the backoff still paces the
+    // attempts (up to 200 ms, 400 ms, 800 ms, ... at random), where taking
+    // the server at its word would send thousands of requests in a second.
+    let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
+    let past = SystemTime::now() - Duration::from_secs(3600);
+    fake.inject_faults(
+        1000,
+        7,
+        vec![
+            FakeResponse::json(503, "{}").header("retry-after", "0"),
+            FakeResponse::json(503, "{}").retry_after_at(past),
+        ],
+    );
+    let limit = Duration::from_secs(1);
+    let err = client(&fake.url(), limit, u32::MAX)
+        .create_token(&request())
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    let requests = fake.request_count();
+    assert_eq!(err.attempts() as usize, requests);
+    assert!(
+        (2..=12).contains(&requests),
+        "{requests} requests in {limit:?}"
+    );
+}
+
+#[test]
 fn retries_never_outlive_the_deadline() {
     let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
     fake.inject_faults(
