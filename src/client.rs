@@ -1,12 +1,15 @@
 //! The client: a call, its attempts, and what each failed attempt means.
 
 use std::fmt;
+use std::io::Read as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use ureq::http::{header, HeaderMap, HeaderValue, Uri};
+use base64::Engine as _;
+use ureq::http::{header, HeaderMap, HeaderValue, Method, Request, Uri};
 
 use crate::cancel::Cancel;
+use crate::config::{ClientBuilder, Settings};
 use crate::deadline::{check_timeout, Deadline};
 use crate::error::{ApiError, Error, TransportKind};
 use crate::logging::{self, log_at};
@@ -15,6 +18,7 @@ use crate::response::{read_error_body, Token, MAX_RESPONSE_BYTES};
 use crate::retry::{parse_retry_after, Retries};
 use crate::scope::{self, CallScope, Stage};
 use crate::secrets::{Secrets, REDACTED};
+use crate::transport::{ClientConnector, LazyResolver};
 
 /// A client for one SignalWire space and project.
 ///
@@ -25,30 +29,107 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-/// What a client holds, made once by `ClientBuilder::build`.
-pub(crate) struct Inner {
-    pub(crate) agent: ureq::Agent,
-    pub(crate) endpoints: Endpoints,
-    pub(crate) project_id: String,
-    pub(crate) authorization: HeaderValue,
+/// What a client holds, made once from the builder's settings.
+struct Inner {
+    agent: ureq::Agent,
+    endpoints: Endpoints,
+    project_id: String,
+    /// The headers of every request, made once: `Host`, `User-Agent`,
+    /// `Authorization` (marked sensitive), `Content-Type`, `Accept`.
+    headers: HeaderMap,
     /// The API token and the credentials, searched for in server text.
-    pub(crate) secrets: Secrets,
-    pub(crate) timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) retries: u32,
+    secrets: Secrets,
+    timeout: Duration,
+    connect_timeout: Duration,
+    retries: u32,
 }
 
-impl From<Inner> for Client {
-    fn from(inner: Inner) -> Client {
-        Client {
-            inner: Arc::new(inner),
-        }
+impl Client {
+    /// A client with the default settings; see [`ClientBuilder`] for `space`.
+    ///
+    /// Fails with [`Error::Config`] when the space, project id or API token
+    /// is malformed. Nothing is sent.
+    pub fn new(space: &str, project_id: &str, api_token: &str) -> Result<Client, Error> {
+        Client::builder(space, project_id, api_token).build()
+    }
+
+    /// A client configured from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
+    /// `SIGNALWIRE_API_TOKEN`, the variables SignalWire's own SDKs read.
+    ///
+    /// Fails with [`Error::Config`] naming the first variable that is missing
+    /// or empty.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env()?.build()
+    }
+
+    /// A builder to set timeouts, user agent and proxy before connecting.
+    pub fn builder(space: &str, project_id: &str, api_token: &str) -> ClientBuilder {
+        ClientBuilder::new(space, project_id, api_token)
+    }
+
+    /// The client the checked `settings` describe: the only place a
+    /// `Client` is made.
+    pub(crate) fn with_settings(settings: Settings) -> Result<Client, Error> {
+        let endpoints = Endpoints::new(&settings.base_url)?;
+        let credentials = format!("{}:{}", settings.project_id, settings.api_token);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let invalid = |what: &str| Error::Config {
+            message: format!("{what} make an invalid header"),
+            source: None,
+        };
+        let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
+            .map_err(|_| invalid("project_id and api_token"))?;
+        authorization.set_sensitive(true);
+        let host = host_header(endpoints.host()).ok_or_else(|| invalid("the space's host"))?;
+        let mut headers = HeaderMap::with_capacity(5);
+        headers.insert(header::HOST, host);
+        headers.insert(header::USER_AGENT, settings.user_agent);
+        headers.insert(header::AUTHORIZATION, authorization);
+        let json = HeaderValue::from_static("application/json");
+        headers.insert(header::CONTENT_TYPE, json.clone());
+        headers.insert(header::ACCEPT, json);
+        let agent = ureq::Agent::with_parts(
+            settings.agent_config,
+            ClientConnector::new(endpoints.host()),
+            LazyResolver,
+        );
+        Ok(Client {
+            inner: Arc::new(Inner {
+                agent,
+                endpoints,
+                secrets: Secrets::new(&settings.api_token, &encoded),
+                project_id: settings.project_id,
+                headers,
+                timeout: settings.timeout,
+                connect_timeout: settings.connect_timeout,
+                retries: settings.retries,
+            }),
+        })
+    }
+}
+
+/// The `Host` header for `uri`: its host, and its port unless the scheme's
+/// default (as ureq would write it).
+fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let value = match uri.port_u16() {
+        Some(port) if Some(port) != uri.scheme().and_then(default_port) => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    HeaderValue::from_str(&value).ok()
+}
+
+fn default_port(scheme: &ureq::http::uri::Scheme) -> Option<u16> {
+    match scheme.as_str() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
     }
 }
 
 /// Where each service's requests go: one field per [`Service`], so that a
 /// new service does not compile until it has its endpoint.
-pub(crate) struct Endpoints {
+struct Endpoints {
     pubsub: Endpoint,
     chat: Endpoint,
 }
@@ -60,7 +141,7 @@ struct Endpoint {
 
 impl Endpoints {
     /// The endpoints under `base` (`scheme://host[:port][/prefix]`).
-    pub(crate) fn new(base: &str) -> Result<Endpoints, Error> {
+    fn new(base: &str) -> Result<Endpoints, Error> {
         let at = |service: Service| {
             let url = format!("{base}{}", service.path());
             let uri = url.parse().map_err(|_| Error::Config {
@@ -83,7 +164,7 @@ impl Endpoints {
     }
 
     /// A URI with the host all endpoints share.
-    pub(crate) fn host(&self) -> &Uri {
+    fn host(&self) -> &Uri {
         &self.pubsub.uri
     }
 }
@@ -169,14 +250,7 @@ impl Client {
         let failed = |e| self.transport_error(e, deadline, attempts);
         let mut response = (self.send(service, body, retries)).map_err(failed)?;
         let status = response.status().as_u16();
-        let read = (response.body_mut().with_config())
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec();
-        let body = match read {
-            Ok(body) => Some(body),
-            Err(ureq::Error::BodyExceedsLimit(_)) => None,
-            Err(e) => return Err(failed(e)),
-        };
+        let body = read_body(response.body_mut()).map_err(failed)?;
         let headers = response.headers();
         if !(200..300).contains(&status) {
             let err = self.api_error(status, headers, body.as_deref(), attempts);
@@ -204,15 +278,15 @@ impl Client {
         retries: &Retries,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let inner = &*self.inner;
-        let mut builder = inner.agent.post(inner.endpoints.get(service).uri.clone());
+        let mut request = Request::new(body.as_bytes());
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = inner.endpoints.get(service).uri.clone();
+        *request.headers_mut() = inner.headers.clone();
         if retries.fresh_connection {
-            builder = builder.config().max_idle_age(Duration::ZERO).build();
+            let fresh = inner.agent.configure_request(request);
+            request = fresh.max_idle_age(Duration::ZERO).build();
         }
-        builder
-            .header(header::AUTHORIZATION, inner.authorization.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, "application/json")
-            .send(body.as_bytes())
+        inner.agent.run(request)
     }
 
     /// The error for an answer with an error status: what the server said,
@@ -450,6 +524,24 @@ impl Call<'_> {
                 return Err(err);
             }
         }
+    }
+}
+
+/// A response's body, read to its end within [`MAX_RESPONSE_BYTES`]:
+/// `None` when it is longer (a declared length over the cap is refused
+/// before anything is read). A token's length is declared: one buffer of
+/// that size, filled by one read, and a second that sees the end.
+fn read_body(body: &mut ureq::Body) -> Result<Option<Vec<u8>>, ureq::Error> {
+    let declared = body.content_length();
+    if declared.is_some_and(|len| len > MAX_RESPONSE_BYTES) {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |len| len as usize));
+    let mut reader = body.with_config().limit(MAX_RESPONSE_BYTES).reader();
+    match reader.read_to_end(&mut bytes).map_err(ureq::Error::from) {
+        Ok(_) => Ok(Some(bytes)),
+        Err(ureq::Error::BodyExceedsLimit(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -6,14 +6,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
 use ureq::http::HeaderValue;
 
-use crate::client::{Client, Endpoints, Inner};
+use crate::client::Client;
 use crate::deadline::check_timeout;
 use crate::error::Error;
-use crate::secrets::{Secrets, REDACTED};
-use crate::transport::{ClientConnector, LazyResolver};
+use crate::secrets::REDACTED;
 
 /// Default overall timeout of one call, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,40 +20,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Default number of retries after a first failed attempt.
 pub const DEFAULT_RETRIES: u32 = 2;
-
-impl Client {
-    /// A client with the default settings; see [`ClientBuilder`] for `space`.
-    ///
-    /// Fails with [`Error::Config`] when the space, project id or API token
-    /// is malformed. Nothing is sent.
-    pub fn new(space: &str, project_id: &str, api_token: &str) -> Result<Client, Error> {
-        Client::builder(space, project_id, api_token).build()
-    }
-
-    /// A client configured from `SIGNALWIRE_SPACE`, `SIGNALWIRE_PROJECT_ID` and
-    /// `SIGNALWIRE_API_TOKEN`, the variables SignalWire's own SDKs read.
-    ///
-    /// Fails with [`Error::Config`] naming the first variable that is missing
-    /// or empty.
-    pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::from_env()?.build()
-    }
-
-    /// A builder to set timeouts, user agent and proxy before connecting.
-    pub fn builder(space: &str, project_id: &str, api_token: &str) -> ClientBuilder {
-        ClientBuilder {
-            space: space.to_owned(),
-            project_id: project_id.to_owned(),
-            api_token: api_token.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            user_agent: None,
-            proxy: Proxy::FromEnv,
-            retries: DEFAULT_RETRIES,
-            ca_file: None,
-        }
-    }
-}
 
 /// Settings for a [`Client`]; made by [`Client::builder`] or
 /// [`ClientBuilder::from_env`], finished by [`ClientBuilder::build`].
@@ -178,29 +142,44 @@ impl ClientBuilder {
 
     /// Checks the settings and makes the [`Client`]. Nothing is sent.
     pub fn build(self) -> Result<Client, Error> {
+        Client::with_settings(self.settings()?)
+    }
+
+    /// A builder with the default settings (see [`Client::builder`]).
+    pub(crate) fn new(space: &str, project_id: &str, api_token: &str) -> ClientBuilder {
+        ClientBuilder {
+            space: space.to_owned(),
+            project_id: project_id.to_owned(),
+            api_token: api_token.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            user_agent: None,
+            proxy: Proxy::FromEnv,
+            retries: DEFAULT_RETRIES,
+            ca_file: None,
+        }
+    }
+
+    /// Every setting checked, in the form the client is made from.
+    fn settings(self) -> Result<Settings, Error> {
         let base = parse_space(&self.space)?;
         self.check_credentials_and_timeouts()?;
-        let endpoints = Endpoints::new(&base.url)?;
-        let credentials = format!("{}:{}", self.project_id, self.api_token);
-        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-        let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))
-            .map_err(|_| config("project_id and api_token make an invalid header"))?;
-        authorization.set_sensitive(true);
-        let agent = ureq::Agent::with_parts(
-            self.agent_config(base.loopback)?,
-            ClientConnector::new(endpoints.host()),
-            LazyResolver,
-        );
-        Ok(Client::from(Inner {
-            agent,
-            endpoints,
-            secrets: Secrets::new(&self.api_token, &encoded),
+        let user_agent = (self.user_agent.clone())
+            .unwrap_or_else(|| concat!("signalwire-pubsub/", env!("CARGO_PKG_VERSION")).into());
+        let user_agent_header = HeaderValue::from_str(&user_agent)
+            .ok()
+            .filter(|_| !user_agent.is_empty() && user_agent.is_ascii())
+            .ok_or_else(|| config("user_agent must be non-empty printable ASCII"))?;
+        Ok(Settings {
+            agent_config: self.agent_config(base.loopback, user_agent)?,
+            base_url: base.url,
+            user_agent: user_agent_header,
             project_id: self.project_id,
-            authorization,
+            api_token: self.api_token,
             timeout: self.timeout,
             connect_timeout: self.connect_timeout,
             retries: self.retries,
-        }))
+        })
     }
 
     fn check_credentials_and_timeouts(&self) -> Result<(), Error> {
@@ -222,16 +201,13 @@ impl ClientBuilder {
     }
 
     /// The agent's settings: no redirects, statuses as responses, the
-    /// connect timeout, the proxy, the user agent, the TLS roots.
-    fn agent_config(&self, loopback: bool) -> Result<ureq::config::Config, Error> {
-        let user_agent = (self.user_agent.clone())
-            .unwrap_or_else(|| concat!("signalwire-pubsub/", env!("CARGO_PKG_VERSION")).into());
-        if user_agent.is_empty()
-            || !user_agent.is_ascii()
-            || HeaderValue::from_str(&user_agent).is_err()
-        {
-            return Err(config("user_agent must be non-empty printable ASCII"));
-        }
+    /// connect timeout, the proxy, the user agent (for a proxy's CONNECT),
+    /// the TLS roots.
+    fn agent_config(
+        &self,
+        loopback: bool,
+        user_agent: String,
+    ) -> Result<ureq::config::Config, Error> {
         let mut tls = ureq::tls::TlsConfig::builder();
         #[cfg(feature = "native-tls")]
         {
@@ -276,6 +252,20 @@ impl ClientBuilder {
             _ => Ok(proxy),
         }
     }
+}
+
+/// A [`ClientBuilder`]'s settings, checked: what `client.rs` makes the
+/// [`Client`] from.
+pub(crate) struct Settings {
+    /// `scheme://host[:port][/prefix]`, no trailing slash.
+    pub(crate) base_url: String,
+    pub(crate) project_id: String,
+    pub(crate) api_token: String,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) agent_config: ureq::config::Config,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) retries: u32,
 }
 
 /// An [`Error::Config`] saying `message`.
