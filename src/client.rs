@@ -245,7 +245,7 @@ impl Client {
             let err = self.timeout_error(deadline, false, attempts, false);
             return Err((err, Stage::NotSent));
         }
-        scope::start_attempt(deadline.end());
+        scope::start_attempt(deadline.end(), body.len());
         let sent_at = SystemTime::now();
         let failed = |e| self.transport_error(e, deadline, attempts);
         let mut response = (self.send(service, body, retries)).map_err(failed)?;

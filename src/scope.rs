@@ -98,6 +98,8 @@ struct InFlight {
     progress: Cell<Progress>,
     /// When its attempt must have ended.
     end: Cell<Option<Instant>>,
+    /// The length of its request's body, in bytes.
+    body_len: Cell<Option<usize>>,
     /// The [`Cancel`] watching it, if any.
     watch: RefCell<Option<Watch>>,
 }
@@ -107,6 +109,7 @@ thread_local! {
         InFlight {
             progress: Cell::new(Progress::NEW),
             end: Cell::new(None),
+            body_len: Cell::new(None),
             watch: RefCell::new(None),
         }
     };
@@ -118,6 +121,7 @@ thread_local! {
 pub(crate) struct CallScope {
     outer_progress: Progress,
     outer_end: Option<Instant>,
+    outer_body_len: Option<usize>,
     outer_watch: Option<Watch>,
     _on_this_thread: PhantomData<*const ()>,
 }
@@ -129,6 +133,7 @@ impl CallScope {
         IN_FLIGHT.with(|call| CallScope {
             outer_progress: call.progress.replace(Progress::NEW),
             outer_end: call.end.replace(None),
+            outer_body_len: call.body_len.replace(None),
             outer_watch: call.watch.replace(watch),
             _on_this_thread: PhantomData,
         })
@@ -155,6 +160,7 @@ impl Drop for CallScope {
         let ours = IN_FLIGHT.with(|call| {
             call.progress.set(self.outer_progress);
             call.end.set(self.outer_end);
+            call.body_len.set(self.outer_body_len);
             call.watch.replace(self.outer_watch.take())
         });
         // Dropped outside the borrow: it forgets the call's sockets.
@@ -166,12 +172,18 @@ impl Drop for CallScope {
 // it is.
 
 /// Starts recording a new attempt of the call under way on this thread,
-/// which must end by `end`.
-pub(crate) fn start_attempt(end: Instant) {
+/// which must end by `end` and sends a body of `body_len` bytes.
+pub(crate) fn start_attempt(end: Instant, body_len: usize) {
     IN_FLIGHT.with(|call| {
         call.progress.set(Progress::NEW);
         call.end.set(Some(end));
+        call.body_len.set(Some(body_len));
     });
+}
+
+/// The length of the body the attempt under way on this thread sends.
+pub(crate) fn body_len() -> Option<usize> {
+    IN_FLIGHT.with(|call| call.body_len.get())
 }
 
 /// How far the attempt under way on this thread got.
@@ -224,7 +236,7 @@ mod tests {
     #[test]
     fn stages_and_limits_follow_the_record() {
         let _scope = CallScope::enter(None);
-        start_attempt(Instant::now());
+        start_attempt(Instant::now(), 0);
         // A fresh attempt: nothing sent, no limit to blame on connecting.
         assert_eq!(progress().stage(), Stage::NotSent);
         record(|p| p.reused = true);
@@ -236,8 +248,9 @@ mod tests {
         assert_eq!(progress().stage(), Stage::Sent);
         // A new attempt starts from nothing.
         let at = Instant::now();
-        start_attempt(at);
+        start_attempt(at, 0);
         assert_eq!((progress(), attempt_end()), (Progress::NEW, Some(at)));
+        assert_eq!(body_len(), Some(0));
 
         record(|p| p.connecting = true);
         assert!(!progress().connect_timed_out(), "the deadline binds");
@@ -252,22 +265,25 @@ mod tests {
         let outer_cancel = Cancel::new();
         let outer = CallScope::enter(Some(&outer_cancel));
         let end = Instant::now() + Duration::from_secs(60);
-        start_attempt(end);
+        start_attempt(end, 42);
         record(|p| p.written = true);
         {
             // An unwatched call made meanwhile (from a logger, say) starts
             // from nothing and does not hand its socket to the outer call.
             let inner = CallScope::enter(None);
-            assert_eq!((progress(), attempt_end()), (Progress::NEW, None));
-            start_attempt(Instant::now());
+            assert_eq!(
+                (progress(), attempt_end(), body_len()),
+                (Progress::NEW, None, None)
+            );
+            start_attempt(Instant::now(), 7);
             record(|p| p.broke = true);
             assert!(!join(&socket()).unwrap());
             outer_cancel.cancel();
             assert!(!inner.is_cancelled(), "the outer call's cancel");
         }
-        // The outer call's record, end and watch are back.
+        // The outer call's record, end, body and watch are back.
         assert!(progress().written && !progress().broke);
-        assert_eq!(attempt_end(), Some(end));
+        assert_eq!((attempt_end(), body_len()), (Some(end), Some(42)));
         assert!(outer.is_cancelled());
         assert!(join(&socket()).is_err());
         drop(outer);
@@ -279,7 +295,7 @@ mod tests {
     fn a_panic_unwinding_out_of_an_inner_call_restores_the_outer_one() {
         let outer = CallScope::enter(None);
         let end = Instant::now() + Duration::from_secs(60);
-        start_attempt(end);
+        start_attempt(end, 0);
         record(|p| p.reused = true);
         let caught = std::panic::catch_unwind(|| {
             let inner_cancel = Cancel::new();

@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn a_connect_gets_what_is_left_after_the_lookups_rounded_up() {
         let _scope = CallScope::enter(None);
-        scope::start_attempt(Instant::now() + Duration::from_secs(60));
+        scope::start_attempt(Instant::now() + Duration::from_secs(60), 0);
         // ureq set the budget 2 s ago, before a slow lookup (a proxy's, in
         // its CONNECT connector): the TCP connect gets the rest, not all.
         let set_at = Instant::now() - Duration::from_secs(2);
@@ -323,13 +323,13 @@ mod tests {
     #[test]
     fn the_attempts_end_caps_the_set_up_and_says_so() {
         let _scope = CallScope::enter(None);
-        scope::start_attempt(Instant::now() + Duration::from_millis(500));
+        scope::start_attempt(Instant::now() + Duration::from_millis(500), 0);
         let capped = set_up(Instant::now(), Duration::from_secs(10));
         assert!(capped.deadline_binds);
         assert!(exact(capped.left().unwrap()) <= Duration::from_millis(502));
         let connect = set_up(Instant::now(), Duration::from_millis(100));
         assert!(!connect.deadline_binds);
-        scope::start_attempt(Instant::now());
+        scope::start_attempt(Instant::now(), 0);
         let over = set_up(Instant::now(), Duration::from_secs(10));
         assert!(matches!(over.left(), Err(Error::Timeout(Timeout::Global))));
         assert!(scope::progress().deadline_hit);
@@ -341,7 +341,7 @@ mod tests {
         let uri: Uri = "http://127.0.0.1:9/".parse().unwrap();
         let cancel = crate::Cancel::new();
         let _scope = CallScope::enter(Some(&cancel));
-        scope::start_attempt(Instant::now() + Duration::from_secs(60));
+        scope::start_attempt(Instant::now() + Duration::from_secs(60), 0);
         let timeout = details_timeout(Duration::from_secs(1));
         assert!(Lookup::default().resolve(&uri, &config, timeout).is_ok());
         cancel.cancel();

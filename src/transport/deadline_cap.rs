@@ -175,7 +175,7 @@ mod tests {
     #[test]
     fn long_waits_go_in_constant_slices_until_the_end() {
         let _scope = CallScope::enter(None);
-        scope::start_attempt(Instant::now() + Duration::from_secs(60));
+        scope::start_attempt(Instant::now() + Duration::from_secs(60), 0);
         let (mut cap, waits) = silent();
         let started = Instant::now();
         assert!(matches!(
@@ -199,7 +199,7 @@ mod tests {
         let _scope = CallScope::enter(None);
         let (mut cap, waits) = silent();
         let end = Instant::now() + Duration::from_millis(40);
-        scope::start_attempt(end);
+        scope::start_attempt(end, 0);
         // A wait with no limit of ureq's, or a longer one: the attempt's
         // end ends it, not before.
         let no_limit = NextTimeout {
@@ -224,7 +224,7 @@ mod tests {
     fn writes_get_the_time_left_rounded_up_to_the_millisecond() {
         let _scope = CallScope::enter(None);
         let (mut cap, waits) = silent();
-        scope::start_attempt(Instant::now() + Duration::from_secs(60));
+        scope::start_attempt(Instant::now() + Duration::from_secs(60), 0);
         let asked = Duration::from_nanos(29_999_000_001);
         cap.transmit_output(0, after(asked)).unwrap();
         let given = waits.lock().unwrap()[0];

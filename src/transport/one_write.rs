@@ -16,8 +16,9 @@ use crate::scope::{self, record};
 /// Past this many held bytes, [`OneWrite`] sends without waiting.
 const HOLD_AT_MOST: usize = 64 * 1024;
 
-/// Holds what ureq transmits until the request is whole (its head and the
-/// `Content-Length` bytes of body), then sends it in one write. Held bytes
+/// Holds what ureq transmits until the request is whole (its head, then the
+/// body whose length the client recorded for the attempt), then sends it in
+/// one write. Held bytes
 /// are also sent before any wait for input and once 64 KiB are held, and a
 /// connection still holding bytes is never pooled, so no path leaves a
 /// request unsent or sends one twice.
@@ -34,8 +35,6 @@ pub(super) struct OneWrite {
     held: Vec<u8>,
     /// Bytes of the request under way have been sent: any more go out at once.
     flushed: bool,
-    /// The length of the request under way, once its head is held.
-    expected: Option<usize>,
     /// A request is being transmitted (its response not yet awaited).
     sending: bool,
     /// The connection has carried a request before this one.
@@ -51,7 +50,6 @@ impl OneWrite {
             socket,
             held: Vec::new(),
             flushed: false,
-            expected: None,
             sending: false,
             used: false,
             skip_probe: false,
@@ -93,26 +91,13 @@ fn record_failure(e: &Error) {
     }
 }
 
-/// The length of the request whose start `held` is, once its head is
-/// complete: the head plus its `Content-Length` (0 when there is none).
-fn request_len(held: &[u8]) -> Option<usize> {
-    let head_end = held.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let body = held[..head_end]
-        .split(|b| *b == b'\n')
-        .find_map(|line| {
-            let colon = line.iter().position(|b| *b == b':')?;
-            let (name, value) = (&line[..colon], &line[colon + 1..]);
-            if !name.trim_ascii().eq_ignore_ascii_case(b"content-length") {
-                return None;
-            }
-            std::str::from_utf8(value)
-                .ok()?
-                .trim()
-                .parse::<usize>()
-                .ok()
-        })
-        .unwrap_or(0);
-    head_end.checked_add(body)
+/// Whether `held` is a whole request with a body of `body_len` bytes: the
+/// head's blank line stands right before the body. A head has a blank line
+/// only at its end, so no shorter prefix of the request passes; one check,
+/// not a parse of the head.
+fn is_whole(held: &[u8], body_len: usize) -> bool {
+    let head_end = held.len().checked_sub(body_len);
+    head_end.is_some_and(|end| end >= 4 && &held[end - 4..end] == b"\r\n\r\n")
 }
 
 impl Transport for OneWrite {
@@ -131,20 +116,12 @@ impl Transport for OneWrite {
             record(|p| p.reused = reused);
             self.sending = true;
             self.flushed = false;
-            self.expected = None;
         }
         let output = &self.inner.buffers().output()[..amount];
         self.held.extend_from_slice(output);
-        let whole = if !self.flushed {
-            if self.expected.is_none() {
-                self.expected = request_len(&self.held);
-            }
-            self.expected.is_some_and(|len| self.held.len() >= len)
-        } else {
-            // Past the first write (a request over 64 KiB): no more holding.
-            true
-        };
-        if whole || self.held.len() >= HOLD_AT_MOST {
+        // Past a first write (a request over 64 KiB), no more holding.
+        let whole = || scope::body_len().is_some_and(|len| is_whole(&self.held, len));
+        if self.flushed || self.held.len() >= HOLD_AT_MOST || whole() {
             self.send_held(timeout)?;
         }
         Ok(())
@@ -302,7 +279,7 @@ mod tests {
 
     /// One exchange: head, body, one wait for the response; the progress.
     fn exchange(t: &mut OneWrite) -> (Result<bool, Error>, Progress) {
-        start_attempt(Instant::now() + Duration::from_secs(60));
+        start_attempt(Instant::now() + Duration::from_secs(60), BODY.len());
         let result = transmit(t, HEAD)
             .and_then(|()| transmit(t, BODY))
             .and_then(|()| t.await_input(timeout(1000)));
@@ -314,7 +291,7 @@ mod tests {
     #[test]
     fn the_request_goes_out_in_one_write_without_waiting_for_input() {
         let (mut t, log) = scripted(vec![]);
-        start_attempt(Instant::now() + Duration::from_secs(60));
+        start_attempt(Instant::now() + Duration::from_secs(60), BODY.len());
         transmit(&mut t, HEAD).unwrap();
         assert!(
             log.lock().unwrap().writes.is_empty(),
@@ -329,7 +306,7 @@ mod tests {
     #[test]
     fn held_bytes_are_sent_before_any_wait_and_never_twice() {
         let (mut t, log) = scripted(vec![Ok(RESPONSE)]);
-        start_attempt(Instant::now() + Duration::from_secs(60));
+        start_attempt(Instant::now() + Duration::from_secs(60), BODY.len());
         // A head that announces more body than ureq wrote: held until the wait.
         transmit(&mut t, b"POST / HTTP/1.1\r\ncontent-length: 99\r\n\r\nab").unwrap();
         assert!(log.lock().unwrap().writes.is_empty());
@@ -343,7 +320,7 @@ mod tests {
     #[test]
     fn a_failed_write_is_never_repeated_and_the_connection_not_pooled() {
         let (mut t, log) = scripted(vec![]);
-        start_attempt(Instant::now() + Duration::from_secs(60));
+        start_attempt(Instant::now() + Duration::from_secs(60), BODY.len());
         transmit(&mut t, b"POST / HTTP/1.1\r\ncontent-length: 5\r\n\r\nab").unwrap();
         t.held.extend_from_slice(b"cde");
         // A connection that still holds bytes is never handed back for reuse.
@@ -351,7 +328,7 @@ mod tests {
         assert!(log.lock().unwrap().writes.is_empty());
 
         let (mut broken, log) = scripted_with(vec![], true);
-        start_attempt(Instant::now() + Duration::from_secs(60));
+        start_attempt(Instant::now() + Duration::from_secs(60), BODY.len());
         assert!(transmit(&mut broken, &[HEAD, BODY].concat()).is_err());
         assert!(progress().written && progress().broke);
         assert!(broken.held.is_empty(), "failed bytes are dropped, not kept");
@@ -379,7 +356,7 @@ mod tests {
         // The head held, not yet written: nothing was sent, whatever fails
         // next.
         let (mut t, log) = scripted(vec![]);
-        start_attempt(Instant::now() + Duration::from_secs(60));
+        start_attempt(Instant::now() + Duration::from_secs(60), BODY.len());
         transmit(&mut t, HEAD).unwrap();
         assert!(log.lock().unwrap().writes.is_empty());
         assert_eq!(progress().stage(), Stage::NotSent);
@@ -423,9 +400,17 @@ mod tests {
     }
 
     #[test]
-    fn request_len_reads_content_length() {
-        assert_eq!(request_len(HEAD), Some(HEAD.len() + 7));
-        assert_eq!(request_len(b"GET / HTTP/1.1\r\n\r\n"), Some(18));
-        assert_eq!(request_len(b"POST / HTTP/1.1\r\nContent-Length: 3"), None);
+    fn a_request_is_whole_at_its_body_s_length_and_not_before() {
+        let request = [HEAD, BODY].concat();
+        assert!(is_whole(&request, BODY.len()));
+        for short in 0..request.len() {
+            assert!(!is_whole(&request[..short], BODY.len()), "{short} bytes");
+        }
+        // A body that itself holds a blank line, and no body at all.
+        let body = b"\r\n\r\n{}\r\n\r\n";
+        let request = [HEAD, body].concat();
+        assert!(is_whole(&request, body.len()));
+        assert!((0..request.len()).all(|short| !is_whole(&request[..short], body.len())));
+        assert!(is_whole(b"GET / HTTP/1.1\r\n\r\n", 0));
     }
 }
