@@ -45,7 +45,8 @@ Mints a SignalWire PubSub token, or with --chat a Chat token, and prints it on s
   --json                 print {\"expires_at\":...,\"token\":...} instead of the bare token
   --timeout SECONDS      limit on the whole call, retries included, 0.01 to 86400
                          (default 30)
-  --retries N            retries of 408, 429, 502-504 and unsent attempts (default 2)
+  --retries N            how many times a failed attempt may be retried (default 2;
+                         what is retried: the docs of Error::is_retryable)
   --fake                 mint from the built-in fake server even if SIGNALWIRE_* are set
   --verbose              print the client's log records on stderr: each attempt,
                          each retry and why, the outcome (never a secret)

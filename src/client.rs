@@ -11,7 +11,7 @@ use ureq::http::{header, HeaderMap, HeaderValue, Method, Request, Uri};
 use crate::cancel::Cancel;
 use crate::config::{ClientBuilder, Settings};
 use crate::deadline::{check_timeout, Deadline};
-use crate::error::{ApiError, Error, TransportKind};
+use crate::error::{ApiError, Error, TransportKind, REQUEST_ID_HEADERS};
 use crate::logging::{self, log_at};
 use crate::request::{Service, TokenRequest};
 use crate::response::{read_error_body, Token, MAX_RESPONSE_BYTES};
@@ -314,9 +314,10 @@ impl Client {
         Error::from_status(api)
     }
 
-    /// The request id of a response, from either header, made printable.
+    /// The request id of a response (see [`REQUEST_ID_HEADERS`]), made
+    /// printable.
     fn request_id(&self, headers: &HeaderMap) -> Option<String> {
-        let id = ["x-request-id", "x-signalwire-request-id"]
+        let id = REQUEST_ID_HEADERS
             .iter()
             .find_map(|name| headers.get(*name))?;
         Some(
@@ -437,15 +438,10 @@ impl Call<'_> {
     ///
     /// A request that breaks a rule of the API is an
     /// [`Error::InvalidRequest`] and nothing is sent. Otherwise the call makes
-    /// up to 1 + `retries` attempts, plus at most one immediate retry when a
-    /// kept-alive connection turns out to have been closed by the server;
-    /// the README's "Failure behaviour" section says what is retried and
-    /// why. No attempt starts past the timeout and each gets what is left of
-    /// it less a small margin, and the client waits for the server in slices
-    /// of at most 250 ms, so the call ends by the timeout, or a few
-    /// milliseconds past it at worst (the kernel fires timers a little
-    /// late). The error of the last attempt is returned, with the number of
-    /// attempts made.
+    /// up to 1 + `retries` attempts (what is retried:
+    /// [`Error::is_retryable`]), within its timeout (the rule:
+    /// [`ClientBuilder::timeout`]). The error of the last attempt is
+    /// returned, with the number of attempts made.
     pub fn create_token(&self, request: &TokenRequest) -> Result<Token, Error> {
         self.mint(Service::PubSub, request)
     }

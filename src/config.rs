@@ -84,9 +84,10 @@ impl ClientBuilder {
         })
     }
 
-    /// How many times a failed attempt may be retried (408, 429, 502, 503,
-    /// 504, or an attempt that failed before the request was sent; see
-    /// [`Error::is_retryable`]); `0` turns retries off. Default: [`DEFAULT_RETRIES`] (2).
+    /// How many times a failed attempt may be retried; what is retried, and
+    /// after how long, is [`Error::is_retryable`]. `0` turns retries off (but
+    /// for the one immediate retry of a kept-alive connection the server had
+    /// closed). Default: [`DEFAULT_RETRIES`] (2).
     pub fn retries(mut self, retries: u32) -> Self {
         self.retries = retries;
         self
@@ -102,15 +103,43 @@ impl ClientBuilder {
         self
     }
 
-    /// Limit on one whole call, connecting and reading the body included.
-    /// Default: [`DEFAULT_TIMEOUT`] (30 s).
+    /// Limit on one whole call: connecting, sending, reading the body,
+    /// every retry and every wait before one. Default: [`DEFAULT_TIMEOUT`]
+    /// (30 s); [`MIN_TIMEOUT`](crate::MIN_TIMEOUT) to
+    /// [`MAX_TIMEOUT`](crate::MAX_TIMEOUT), or [`build`](Self::build) is an
+    /// [`Error::Config`].
+    ///
+    /// This is the deadline rule, for this timeout, a call's own
+    /// ([`Call::timeout`](crate::Call::timeout)) and the
+    /// [connect timeout](Self::connect_timeout):
+    ///
+    /// - **Never before.** A call that times out has run at least its limit:
+    ///   every time handed to a wait is rounded up to the millisecond, never
+    ///   down, and a wait that ends early is made again.
+    /// - **Just after.** It ends a few milliseconds after the limit at
+    ///   worst, however the server behaves (silent, trickling a byte at a
+    ///   time, a slow proxy or TLS handshake): every read and write is cut
+    ///   at the deadline, and the client waits for input in slices of at
+    ///   most 250 ms, which the kernel keeps to time (a long socket timeout
+    ///   may fire up to an eighth late). No attempt starts, and no wait
+    ///   before a retry is taken, that would cross it.
+    /// - **One exception**: a write blocked on a full socket send buffer
+    ///   waits all the time left in one piece (the standard library does not
+    ///   say how much of a timed-out write went out), and may end up to an
+    ///   eighth late; a request of at most
+    ///   [`MAX_REQUEST_BYTES`](crate::MAX_REQUEST_BYTES) rarely fills the
+    ///   buffer.
+    ///
+    /// The [`Error::Timeout`] names the limit that ran out.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Limit on establishing the connection (DNS, TCP, TLS).
-    /// Default: [`DEFAULT_CONNECT_TIMEOUT`] (10 s).
+    /// Limit on setting up a connection: name lookup, TCP, a proxy's
+    /// CONNECT, TLS (what is left of the call's timeout, if that is
+    /// shorter). Default: [`DEFAULT_CONNECT_TIMEOUT`] (10 s); the same
+    /// limits and the same rule as [`timeout`](Self::timeout).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -400,7 +429,7 @@ fn parse_space(space: &str) -> Result<Base, Error> {
 /// (`https://user:secret@host`), so it is left out.
 fn printable_space(space: &str) -> String {
     let shown = match space.rfind('@') {
-        Some(at) => format!("[redacted]@{}", &space[at + 1..]),
+        Some(at) => format!("{REDACTED}@{}", &space[at + 1..]),
         None => space.to_owned(),
     };
     shown.chars().take(100).collect()

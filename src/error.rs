@@ -7,8 +7,8 @@ use std::time::Duration;
 
 /// Everything that can go wrong, one variant per case a caller may handle
 /// differently. No variant's `Display` or `Debug` contains a secret, and all
-/// text from the server in it has been made printable (see the README's
-/// "Secrets").
+/// text from the server in it has been made printable (see
+/// [Secrets](crate#secrets)).
 ///
 /// The enum and its struct variants are `#[non_exhaustive]`: match with `..`
 /// and a wildcard arm, or use the accessors ([`status`](Self::status),
@@ -36,7 +36,8 @@ pub enum Error {
     },
     /// 400: the server could not read the request.
     BadRequest(Box<ApiError>),
-    /// 401: the project id or API token is wrong.
+    /// 401: the project id or API token is wrong, or (SignalWire's docs
+    /// disagree on which status it is) the token lacks the endpoint's scope.
     Unauthorized(Box<ApiError>),
     /// 403: the API token lacks the scope of the endpoint called (PubSub or
     /// Chat).
@@ -114,7 +115,9 @@ pub enum Error {
 }
 
 /// The field of a [`TokenRequest`](crate::TokenRequest) that breaks a rule, for
-/// [`Error::InvalidRequest`]; `Display` gives its name on the wire.
+/// [`Error::InvalidRequest`]. `Display` gives [`as_str`](Self::as_str): the
+/// field's name in the JSON body (`ttl`, `channels`, `member_id`, `state`),
+/// or `extras` for an extra field, which the message then names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Field {
@@ -132,7 +135,8 @@ pub enum Field {
 }
 
 impl Field {
-    /// The field's name in the JSON body, e.g. `member_id`.
+    /// The field's name in the JSON body, e.g. `member_id`; `extras` for
+    /// [`Field::Extras`].
     pub const fn as_str(self) -> &'static str {
         match self {
             Field::Ttl => "ttl",
@@ -150,7 +154,8 @@ impl fmt::Display for Field {
     }
 }
 
-/// What failed, for [`Error::Transport`].
+/// What failed, for [`Error::Transport`]. `Display` says it in words
+/// ("could not connect").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportKind {
@@ -173,16 +178,37 @@ pub enum TransportKind {
     Other,
 }
 
+impl TransportKind {
+    /// What failed, in words.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Dns => "the host name did not resolve",
+            TransportKind::NoAddress => "the host name has no address",
+            TransportKind::Connect => "could not connect",
+            TransportKind::Tls => "the TLS handshake or certificate check failed",
+            TransportKind::Io => "the connection broke",
+            TransportKind::Protocol => "the response is not valid HTTP",
+            TransportKind::Other => "the request failed",
+        }
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the server said when it answered with an error status. Every string
-/// in it has been made printable: invisible characters removed, every piece
-/// of a secret and every token replaced, cut to 200 characters (see the
-/// README's "Secrets").
+/// in it has been made printable (see [Secrets](crate#secrets)).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status.
     pub status: u16,
-    /// From `x-request-id` or `x-signalwire-request-id`, for support tickets.
+    /// The request id, for support tickets: the first of the headers
+    /// [`REQUEST_ID_HEADERS`](crate::REQUEST_ID_HEADERS) names that the
+    /// response has.
     pub request_id: Option<String>,
     /// The `error` string of bodies like `{"error": "Unauthorized"}`.
     pub message: Option<String>,
@@ -197,6 +223,16 @@ pub struct ApiError {
     /// How many attempts were made, this one included.
     pub attempts: u32,
 }
+
+/// The headers a response's request id is read from, in this order: the
+/// first one present is [`ApiError::request_id`]. SignalWire sends the
+/// first two; its own SDKs also read the last two (a gateway's).
+pub const REQUEST_ID_HEADERS: [&str; 4] = [
+    "x-request-id",
+    "x-signalwire-request-id",
+    "request-id",
+    "x-amzn-requestid",
+];
 
 /// One item of a 422 body's `errors` list. Each field is `None` when the
 /// server left it out or sent something other than a string.
@@ -258,16 +294,32 @@ impl Error {
         }
     }
 
-    /// Whether the client retries this error (with backoff, within its
-    /// retries and deadline): 408 (the server did not get the whole request,
-    /// RFC 9110 §15.5.9), 429, 502, 503, 504, and a failure before any byte
-    /// of the request was sent, except the two known to be permanent: a host
-    /// name whose lookup succeeded with no address
-    /// ([`TransportKind::NoAddress`]), and a TLS handshake that failed on the
-    /// certificate or the protocol ([`TransportKind::Tls`]). (A 502 or 504
-    /// from a gateway may hide a token minted upstream; it then goes unused.)
-    /// The one immediate retry of a kept-alive connection closed by the
-    /// server is not counted here.
+    /// Whether the client retries this error: the retry policy.
+    ///
+    /// - **Retried**, within the call's retries and deadline: 408 (the
+    ///   server did not get the whole request, RFC 9110 §15.5.9), 429, 502,
+    ///   503, 504, and a failure before any byte of the request was sent,
+    ///   except the two known to be permanent: a host name whose lookup
+    ///   succeeded with no address ([`TransportKind::NoAddress`]), and a TLS
+    ///   handshake that failed on the certificate or the protocol
+    ///   ([`TransportKind::Tls`]). (A 502 or 504 from a gateway may hide a
+    ///   token minted upstream; it then goes unused.)
+    /// - **Not retried**: anything else that may have reached the server, a
+    ///   cancelled call, a timeout after sending.
+    /// - **The wait** before a retry is a full-jitter exponential backoff
+    ///   (up to [`RETRY_BACKOFF_BASE`](crate::RETRY_BACKOFF_BASE), doubling,
+    ///   at most [`RETRY_BACKOFF_CAP`](crate::RETRY_BACKOFF_CAP)), or the
+    ///   server's `Retry-After` if longer: a floor, never a ceiling. A
+    ///   `Retry-After` over [`RETRY_AFTER_CAP`](crate::RETRY_AFTER_CAP), or
+    ///   past the deadline, ends the call at once with
+    ///   [`retry_after`](Self::retry_after) set.
+    /// - **One more retry**, not counted here nor in the retries: an attempt
+    ///   on a kept-alive connection that broke before any byte of an answer
+    ///   (the server had closed it while idle, as load balancers do) is
+    ///   tried again once, at once, on a new connection. RFC 9110 §9.2.2
+    ///   lets a client retry only what it knows is idempotent; here the
+    ///   worst case is one extra token, minted and never handed out, which
+    ///   expires on its own.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport {
@@ -326,18 +378,7 @@ impl Error {
                 write!(f, "invalid request (nothing was sent): {message}")
             }
             Error::Config { message, .. } => write!(f, "invalid configuration: {message}"),
-            Error::Transport { kind, .. } => {
-                let what = match kind {
-                    TransportKind::Dns => "the host name did not resolve",
-                    TransportKind::NoAddress => "the host name has no address",
-                    TransportKind::Connect => "could not connect",
-                    TransportKind::Tls => "the TLS handshake or certificate check failed",
-                    TransportKind::Io => "the connection broke",
-                    TransportKind::Protocol => "the response is not valid HTTP",
-                    TransportKind::Other => "the request failed",
-                };
-                write!(f, "transport error ({kind:?}): {what}")
-            }
+            Error::Transport { kind, .. } => write!(f, "transport error: {kind}"),
             Error::Timeout {
                 connecting, limit, ..
             } => {
@@ -407,7 +448,7 @@ fn describe_answer(f: &mut fmt::Formatter<'_>, api: &ApiError) -> fmt::Result {
     write_request_id(f, api.request_id.as_deref())
 }
 
-/// The statuses that are retried: 408, 429, 502 to 504.
+/// The statuses that are retried ([`Error::is_retryable`]).
 const RETRIED: [u16; 5] = [408, 429, 502, 503, 504];
 
 /// One row of [`STATUSES`]: the statuses, their variant, what they mean.
@@ -424,7 +465,9 @@ const STATUSES: [StatusRow; 8] = [
     (
         401..=401,
         Error::Unauthorized,
-        "unauthorized: check the project id and API token",
+        "unauthorized: check the project id and API token, and that the token has \
+         this endpoint's scope (PubSub or Chat; SignalWire may answer a missing \
+         scope with 401 or 403)",
     ),
     (
         403..=403,

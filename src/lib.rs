@@ -14,53 +14,75 @@
 //! Minting a token is one HTTPS request. A program that does it (a small
 //! utility, a sync web handler, a vendored build) should not need an async
 //! runtime for that, nor a hundred crates. This crate is one flat public
-//! module (and the optional `fake`) on top of [`ureq`] (HTTP and TLS),
-//! [`miniserde`] (JSON) and [`base64`] (Basic auth); the `fake` feature adds
-//! `tiny_http`, the `log` feature `log` (already in ureq's tree). Nothing
-//! else.
-//!
-//! Its code sits in private files named for what they do, which is the
-//! architecture: `request.rs` (the body and its rules), `response.rs` (the
-//! token and error bodies), `error.rs`, `client.rs` (a call and its
-//! attempts), `config.rs` (the builder, the space, the environment),
-//! `retry.rs`, `deadline.rs`, `attempt.rs` (what an attempt reached),
-//! `cancel.rs`, `transport.rs` (ureq's connector chain, with the checklist
-//! for upgrading ureq), `secrets.rs` (server text made safe to print),
-//! `logging.rs` (the `log` feature's records), `date.rs`.
+//! module (and the optional `fake` module) on top of
+//! [`ureq`] (HTTP and TLS), [`miniserde`] (JSON) and [`base64`] (Basic
+//! auth); the `fake` feature adds `tiny_http`, the `log` feature `log`
+//! (already in ureq's tree). Nothing else.
 //!
 //! # Goals
 //!
 //! - Every rule of the API is checked before a byte is sent: a request that
 //!   breaks one is an [`Error::InvalidRequest`] naming the field, the limit
-//!   and the value's size.
+//!   and the value's size ([`TokenRequest::validate_for`]).
 //! - Every failure is a variant of one [`Error`] enum a caller can match on.
-//! - No secret (API token, `Authorization` header, minted token) appears in
-//!   any `Debug`, `Display` or error text.
-//! - Retries done right, decided by how far a failed attempt got: 408, 429,
-//!   502, 503, 504 and attempts that sent nothing (except a name with no
-//!   address or a refused TLS handshake) are retried, a kept-alive
-//!   connection the server had closed is retried once at once, nothing else
-//!   that may have minted a token; full-jitter backoff or the server's
-//!   `Retry-After`, and no attempt or wait past the call's overall timeout.
-//! - The call ends by its timeout: every wait is cut to the deadline, and
-//!   waits for the server are made in slices the kernel keeps to time. One
-//!   call may have its own timeout and retries, and a [`Cancel`] handle
-//!   that interrupts it wherever it is ([`Client::call`]).
+//! - No secret is ever printed (see [Secrets](#secrets) below).
+//! - Retries done right, decided by how far a failed attempt got, never by
+//!   an error's text: the policy is [`Error::is_retryable`].
+//! - The call ends by its timeout, never before it and a few milliseconds
+//!   after it at worst, however the server behaves: the rule is
+//!   [`ClientBuilder::timeout`]. One call may have its own timeout and
+//!   retries, and a [`Cancel`] handle that interrupts it wherever it is
+//!   ([`Client::call`]).
 //! - A call on a kept-alive connection costs little more than the loopback
-//!   round trip: no name lookup, one write, one pool probe (see
-//!   `src/transport.rs`).
-//! - A faithful fake server (module `fake`, feature `fake`) to test against offline.
+//!   round trip: no name lookup, one write, one pool probe.
+//! - A faithful fake server to test against offline (module `fake`, feature
+//!   `fake`).
 //!
 //! Non-goals: the rest of SignalWire's REST API, async, SOCKS proxies,
-//! HTTP/2.
+//! HTTP/2, reading a token's (undocumented) claims.
+//!
+//! # Secrets
+//!
+//! The API token, the `Authorization` header and minted tokens never appear
+//! in any `Debug`, `Display`, log record or error text: [`Client`],
+//! [`ClientBuilder`] and [`Token`] show [`REDACTED`] in their place, errors
+//! never quote a 2xx body, a space is never shown with its user info, and
+//! the `Authorization` header is marked sensitive.
+//!
+//! Every string that comes from a server (a request id, the `error`
+//! message, each field of a 422 item, the start of another body, and the
+//! transport's error text, which may quote a proxy) is made printable before
+//! an error holds it:
+//!
+//! 1. *Nothing invisible.* Every character of Unicode's categories Cc, Cf,
+//!    Zl and Zp and every `Default_Ignorable_Code_Point` is removed, white
+//!    space among them becoming a space: no server text starts a line of
+//!    its own or moves the cursor.
+//! 2. *No piece of a secret.* The text is searched as written and with its
+//!    JSON and percent escapes decoded, the base64url alphabet read as
+//!    base64's; every run of 12 or more bytes of the API token or of the
+//!    base64 credentials is replaced by [`REDACTED`], and so is a shorter
+//!    secret found whole. A secret cut short, split by invisible
+//!    characters or encoded is still found.
+//! 3. *No token.* A run of base64url characters, `=` and dots holding `eyJ`
+//!    (how every JWS and JWE header starts) followed by two or more dots is
+//!    replaced whole, whatever its segments.
+//! 4. The result is cut to 200 characters.
+//!
+//! ureq's own log records (targets `ureq` and `ureq_proto`) are outside this
+//! rule: at `DEBUG` they show some response headers verbatim, at `TRACE` the
+//! raw bytes of the request and the response (the README has the details).
 //!
 //! # Semver
 //!
 //! [`Error`], its struct variants, [`ApiError`], [`ErrorItem`], [`Field`],
-//! [`Service`], [`TransportKind`] and `fake::Fault` are `#[non_exhaustive]`:
-//! a minor release may add variants, fields and accessors to them (match
-//! with `..` and a wildcard arm), and new functions, methods, constants and
-//! features; anything else public changes only in a major release.
+//! [`Service`], [`TransportKind`], [`TokenRequest`] and `fake::Fault` are
+//! `#[non_exhaustive]`: a minor release may add variants, fields and
+//! accessors to them (match with `..` and a wildcard arm; make a
+//! `TokenRequest` with [`TokenRequest::new`]), and new functions, methods,
+//! constants and features; anything else public changes only in a major
+//! release (before 1.0: a minor one, listed in the CHANGELOG with what to
+//! change).
 //!
 //! # Example
 //!
@@ -99,7 +121,7 @@
 compile_error!("enable feature `rustls` (the default) or `native-tls`");
 
 // The public API is flat: every public item is re-exported here from the
-// private file that holds it.
+// private file that holds it (ARCHITECTURE.md has the code map).
 mod cancel;
 mod client;
 mod config;
@@ -121,7 +143,7 @@ pub use cancel::Cancel;
 pub use client::{Call, Client};
 pub use config::{ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RETRIES, DEFAULT_TIMEOUT};
 pub use deadline::{MAX_TIMEOUT, MIN_TIMEOUT};
-pub use error::{ApiError, Error, ErrorItem, Field, TransportKind};
+pub use error::{ApiError, Error, ErrorItem, Field, TransportKind, REQUEST_ID_HEADERS};
 pub use request::{
     Access, Service, State, TokenRequest, CHAT_RESERVED_PREFIX, MAX_CHANNELS,
     MAX_CHANNEL_NAME_CHARS, MAX_EXTRA_CHARS, MAX_EXTRA_KEY_CHARS, MAX_MEMBER_ID_CHARS,
@@ -131,6 +153,7 @@ pub use request::{
 pub use response::PubSubToken;
 pub use response::{InvalidBody, Token, MAX_RESPONSE_BYTES};
 pub use retry::{RETRY_AFTER_CAP, RETRY_BACKOFF_BASE, RETRY_BACKOFF_CAP};
+pub use secrets::REDACTED;
 
 // The README's Rust examples run as doctests.
 #[cfg(doctest)]

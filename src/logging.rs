@@ -54,7 +54,7 @@ pub(crate) fn failure(err: &Error, stage: Option<Stage>) -> String {
     let what = match err {
         Error::InvalidRequest { field, .. } => format!("invalid request ({field})"),
         Error::Config { .. } => "invalid configuration".to_owned(),
-        Error::Transport { kind, .. } => format!("transport error ({kind:?})"),
+        Error::Transport { kind, .. } => format!("transport error: {kind}"),
         Error::Timeout {
             connecting: true, ..
         } => "connect timeout".to_owned(),

@@ -116,7 +116,12 @@ impl Access {
 ///     r#"{"ttl":15,"channels":{"lobby":{"read":true},"room-42":{"read":true,"write":true}},"member_id":"alice"}"#
 /// );
 /// ```
+///
+/// It is `#[non_exhaustive]`, so that a field the API gains is not a breaking
+/// change: make one with [`TokenRequest::new`] (or `Default`), then set its
+/// fields or use the helpers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenRequest {
     /// How long the token is valid, in minutes: 1 to [`MAX_TTL_MINUTES`].
     pub ttl: u32,
@@ -255,13 +260,18 @@ impl TokenRequest {
 
     /// Validates for PubSub, then writes the JSON body exactly as it is
     /// sent: absent fields are left out, a channel carries only the rights
-    /// it grants. (Chat's body is the same.)
+    /// it grants. Same as [`to_json_for(Service::PubSub)`](Self::to_json_for).
     pub fn to_json(&self) -> Result<String, Error> {
         self.to_json_for(Service::PubSub)
     }
 
-    /// Validates for `service`, then writes the body.
-    pub(crate) fn to_json_for(&self, service: Service) -> Result<String, Error> {
+    /// Validates for `service`, then writes the body exactly as it is sent
+    /// to `service` (the two services take the same body; Chat has one more
+    /// rule). Public, as [`validate_for`](Self::validate_for) is, so that a
+    /// program can see and log the body it is about to send without sending
+    /// it: each pair (`validate` and `to_json`, or the `_for` forms for a
+    /// given service) checks exactly what a call checks.
+    pub fn to_json_for(&self, service: Service) -> Result<String, Error> {
         let checked = self.checked(service)?;
         Ok(write_body(self, checked))
     }

@@ -38,10 +38,15 @@ pub type PubSubToken = Token;
 impl Token {
     /// Decodes a 2xx response body, `{"token": "..."}`, as [`Client::create_token`](crate::Client::create_token)
     /// does: the token must be a non-empty string of visible ASCII (`!` to
-    /// `~`); other keys are ignored.
-    /// `expires_at` is `sent_at` plus the request's ttl. Useful for bodies
-    /// fetched another way, tests and benchmarks; the error says what is
-    /// wrong without quoting the body.
+    /// `~`); other keys are ignored. The error says what is wrong without
+    /// quoting the body.
+    ///
+    /// Public so that a body fetched another way (through a queue, from a
+    /// recorded fixture, in a benchmark) is held to the same strict rules
+    /// as the client's. It takes the request because a [`Token`] is more
+    /// than the body: its member id is the request's, and its expiry
+    /// (`sent_at` plus the request's ttl) comes from the request, not from
+    /// the token, whose claims are undocumented.
     ///
     /// ```
     /// use signalwire_pubsub::{Token, TokenRequest};

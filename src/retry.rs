@@ -1,16 +1,8 @@
-//! When a failed attempt is tried again, and after how long.
-//!
-//! - A kept-alive connection that the server had closed (the attempt broke
-//!   on a pooled connection before any byte of a response arrived) is tried
-//!   again once, at once, on a new connection, whatever the retries allow.
-//! - An error that [`Error::is_retryable`] is tried again while retries are
-//!   left, after a full-jitter exponential backoff, or after the server's
-//!   `Retry-After` if that is longer: the server's wait is a floor, never a
-//!   ceiling, so a `Retry-After: 0` (or a date in the past) from a server
-//!   that is struggling keeps the backoff's pace. A `Retry-After` over
-//!   [`RETRY_AFTER_CAP`] ends the call at once with the error.
-//! - No wait is taken that would leave less than an attempt's worth of the
-//!   deadline ([`Deadline::has_room_for`]).
+//! When a failed attempt is tried again, and after how long: the policy
+//! that [`Error::is_retryable`] states, carried out by [`Retries::after`]
+//! from the error and the stage the attempt reached. No wait is taken that
+//! would leave less than an attempt's worth of the deadline
+//! ([`Deadline::has_room_for`]).
 
 use std::time::{Duration, SystemTime};
 

@@ -17,7 +17,7 @@
 //!    times the base64url alphabet (`-`, `_`) is read as standard base64
 //!    (`+`, `/`). Any run of [`WINDOW`] or more consecutive bytes of the API
 //!    token or of the base64 credentials (padded or not), read the same ways,
-//!    is replaced by `[redacted]`, and so is a shorter secret found whole. A
+//!    is replaced by [`REDACTED`], and so is a shorter secret found whole. A
 //!    secret cut short, split by invisible characters or line breaks, or
 //!    encoded is still found.
 //! 3. **No minted token is kept.** A run of base64url characters, `=` and
@@ -30,8 +30,9 @@ use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-/// What replaces a secret, in server text and in `Debug` output.
-pub(crate) const REDACTED: &str = "[redacted]";
+/// What stands in for a secret or a token: in `Debug` output, and in
+/// server text wherever one was found (see [Secrets](crate#secrets)).
+pub const REDACTED: &str = "[redacted]";
 /// Longest server text kept (request id, messages, body prefix), in characters.
 const SERVER_TEXT_CHARS: usize = 200;
 /// No run of this many bytes of a secret survives in server text.
@@ -226,7 +227,7 @@ fn tokens_in(view: &View) -> Vec<Range<usize>> {
 }
 
 /// `shown` with the `hidden` ranges (overlapping or not) replaced by
-/// `[redacted]`, one for each run of ranges that overlap or touch.
+/// [`REDACTED`], one for each run of ranges that overlap or touch.
 fn redact(shown: &str, mut hidden: Vec<Range<usize>>) -> String {
     hidden.sort_by_key(|r| r.start);
     let mut merged: Vec<Range<usize>> = Vec::with_capacity(hidden.len());

@@ -488,7 +488,8 @@ fn refused_connections_are_retried_as_nothing_was_sent() {
     assert!(err.is_retryable());
     assert!(std::error::Error::source(&err).is_some());
     assert!(
-        err.to_string().starts_with("transport error (Connect)"),
+        err.to_string()
+            .starts_with("transport error: could not connect"),
         "{err}"
     );
     let once = client(&url, Duration::from_secs(10), 0).create_token(&request());

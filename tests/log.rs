@@ -168,7 +168,7 @@ fn records_say_what_happened_and_nothing_secret() {
     assert!(
         records[1]
             .1
-            .contains("failed (transport error (Connect), nothing sent); retrying in "),
+            .contains("failed (transport error: could not connect, nothing sent); retrying in "),
         "{records:#?}"
     );
 

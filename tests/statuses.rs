@@ -300,3 +300,31 @@ fn redirects_are_not_followed() {
     );
     assert!(fake.requests()[0].header("authorization").is_some());
 }
+
+#[test]
+fn the_request_id_is_the_first_of_four_headers_present() {
+    use signalwire_pubsub::REQUEST_ID_HEADERS;
+    for (i, header) in REQUEST_ID_HEADERS.iter().enumerate() {
+        // This header and every later one, each with its own value.
+        let response = (REQUEST_ID_HEADERS[i..].iter().rev())
+            .fold(FakeResponse::json(503, "{}"), |r, h| {
+                r.header(*h, format!("id-{h}"))
+            });
+        let err = error_for(response);
+        assert_eq!(
+            err.request_id(),
+            Some(format!("id-{header}").as_str()),
+            "{header}"
+        );
+    }
+    assert_eq!(error_for(FakeResponse::json(503, "{}")).request_id(), None);
+}
+
+#[test]
+fn a_401_names_a_missing_scope_as_a_possible_cause() {
+    let err = error_for(FakeResponse::json(401, r#"{"error":"Unauthorized"}"#));
+    assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("project id and API token"), "{text}");
+    assert!(text.contains("scope"), "{text}");
+}

@@ -66,6 +66,7 @@ use miniserde::json::{self, Number, Value};
 
 use crate::date;
 use crate::request::Service;
+use crate::secrets::REDACTED;
 use rules::{errors_body, number, object, string, validate};
 
 mod faults;
@@ -331,7 +332,7 @@ impl fmt::Debug for RecordedRequest {
         let headers: Vec<(&str, &str)> = (self.headers.iter())
             .map(
                 |(name, value)| match name.eq_ignore_ascii_case("authorization") {
-                    true => (name.as_str(), "[redacted]"),
+                    true => (name.as_str(), REDACTED),
                     false => (name.as_str(), value.as_str()),
                 },
             )
