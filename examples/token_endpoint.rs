@@ -79,19 +79,25 @@ fn token_request(user: &str) -> TokenRequest {
 }
 
 fn main() -> ExitCode {
-    let Err((status, message)) = run() else {
-        return ExitCode::SUCCESS;
-    };
-    eprintln!("{message}");
-    ExitCode::from(status)
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((status, message)) => {
+            eprintln!("{message}");
+            ExitCode::from(status)
+        }
+    }
 }
 
 /// Serves until killed; a failure to start is an exit status and a message.
 fn run() -> Result<(), (u8, String)> {
-    let Some(port) = parse_args().map_err(|e| (2, format!("error: {e}\n\n{USAGE}")))? else {
-        println!("{USAGE}");
-        return Ok(());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let port = match &args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => Ok(8080),
+        ["--help"] => return Ok(println!("{USAGE}")),
+        ["--port", port] => port.parse().map_err(|_| format!("bad port {port:?}")),
+        _ => Err(format!("unexpected arguments {args:?}")),
     };
+    let port: u16 = port.map_err(|e| (2, format!("error: {e}\n\n{USAGE}")))?;
     // As the CLI: a variable that is set counts, even empty, so a deployment
     // whose secrets did not load fails here instead of serving fake tokens.
     let fake; // lives as long as the server
@@ -145,14 +151,14 @@ fn fail<E: Display>(status: u8, what: &'static str) -> impl FnOnce(E) -> (u8, St
 fn route(client: &Client, request: &Request) -> Answer {
     let path = request.url().split('?').next().unwrap_or_default();
     match (path, request.method()) {
-        ("/", Method::Get | Method::Head) => Response::from_string(PAGE)
+        ("/", Method::Get) => Response::from_string(PAGE)
             .with_header(header("Content-Type", "text/html; charset=utf-8"))
             .with_header(header(
                 "Content-Security-Policy",
                 "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'",
             )),
         ("/token", Method::Post) => mint(client, request),
-        ("/", _) => error(405, "method not allowed").with_header(header("Allow", "GET, HEAD")),
+        ("/", _) => error(405, "method not allowed").with_header(header("Allow", "GET")),
         ("/token", _) => error(405, "method not allowed").with_header(header("Allow", "POST")),
         _ => error(404, "not found"),
     }
@@ -220,21 +226,4 @@ fn error(status: u16, message: &'static str) -> Answer {
 
 fn header(name: &str, value: &str) -> Header {
     Header::from_bytes(name, value).expect("a valid header")
-}
-
-/// The port to listen on; `Ok(None)` for `--help`.
-fn parse_args() -> Result<Option<u16>, String> {
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into())
-        .collect();
-    let port = match &args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        [] => "8080",
-        ["--help" | "-h"] => return Ok(None),
-        ["--port", port] => port,
-        [arg] if arg.starts_with("--port=") => &arg["--port=".len()..],
-        _ => return Err(format!("unexpected arguments {args:?}")),
-    };
-    let bad_port = |_| format!("--port takes a number from 0 to 65535, got {port:?}");
-    port.parse().map(Some).map_err(bad_port)
 }

@@ -18,11 +18,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
+use common::{API_TOKEN, PROJECT};
 use signalwire_pubsub::fake::{FakeResponse, FakeServer};
 
-const PROJECT: &str = "p-browser-test";
-const API_TOKEN: &str = "PT-browser-test-secret-9f8e7d6c5b4a";
 /// The user the example's `current_user` signs everyone in as.
 const DEMO_USER: &str = "demo-user";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -257,31 +255,6 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> Message {
     messages.remove(0)
 }
 
-/// The forms of the credentials that must never reach the browser: the API
-/// token, the Basic credentials in base64, in its URL-safe alphabet, and
-/// unpadded.
-fn secret_forms() -> Vec<String> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{PROJECT}:{API_TOKEN}"));
-    let url_safe = b64.replace('+', "-").replace('/', "_");
-    let unpadded = b64.trim_end_matches('=').to_owned();
-    vec![API_TOKEN.to_owned(), b64, url_safe, unpadded]
-}
-
-/// Asserts no 12-character run of a secret form is in `text` (`what` says
-/// where it came from).
-fn assert_no_secret(what: &str, text: &str) {
-    for secret in secret_forms() {
-        let chars: Vec<char> = secret.chars().collect();
-        for run in chars.windows(12) {
-            let run: String = run.iter().collect();
-            assert!(
-                !text.contains(&run),
-                "{run:?} of a secret in {what}: {text}"
-            );
-        }
-    }
-}
-
 /// An error answer of the example: `status`, `{"error":message}`, not cached.
 fn assert_refusal(response: &Message, status: u16, message: &str) {
     let text = response.text();
@@ -294,7 +267,7 @@ fn assert_refusal(response: &Message, status: u16, message: &str) {
     assert_eq!(response.header("cache-control"), Some("no-store"), "{text}");
     let expected = format!(r#"{{"error":"{message}"}}"#);
     assert_eq!(String::from_utf8_lossy(&response.body), expected, "{text}");
-    assert_no_secret("a response", &text);
+    common::assert_no_secret(&text, &[]);
 }
 
 /// The text of the element with id `id` in `dom` (up to its first child tag).
@@ -458,7 +431,7 @@ fn a_browser_gets_a_token_and_never_a_secret() {
     let mut token_responses = 0;
     for (to_server, to_browser) in &recorded {
         let received = String::from_utf8_lossy(to_browser);
-        assert_no_secret("what the browser received", &received);
+        common::assert_no_secret(&received, &[]);
         let requests = messages(to_server);
         let responses = messages(to_browser);
         assert_eq!(requests.len(), responses.len(), "{received}");
@@ -485,9 +458,9 @@ fn a_browser_gets_a_token_and_never_a_secret() {
         }
     }
     assert_eq!(token_responses, 1, "POST /token requests");
-    assert_no_secret("the DOM", &dom);
+    common::assert_no_secret(&dom, &[]);
     let stderr = endpoint.stop();
-    assert_no_secret("the example's stderr", &stderr);
+    common::assert_no_secret(&stderr, &[]);
 }
 
 #[test]
@@ -496,7 +469,7 @@ fn the_endpoint_refuses_with_fixed_json_errors_and_no_secret() {
     let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
     let mut endpoint = Endpoint::start(&fake);
     let addr = endpoint.addr;
-    let [_, b64, ..] = <[String; 4]>::try_from(secret_forms()).unwrap();
+    let [_, b64, _] = <[String; 3]>::try_from(common::secret_forms()).unwrap();
     let echo = format!(r#"{{"error":"no such credentials: {PROJECT}:{API_TOKEN} (Basic {b64})"}}"#);
 
     // SignalWire refuses the credentials, echoing them: the page learns
@@ -565,7 +538,7 @@ fn the_endpoint_refuses_with_fixed_json_errors_and_no_secret() {
         Some("text/html; charset=utf-8")
     );
     assert_eq!(page.header("cache-control"), Some("no-store"));
-    assert_no_secret("the page", &page.text());
+    common::assert_no_secret(&page.text(), &[]);
     assert_eq!(fake.request_count(), 6, "only POST /token calls SignalWire");
 
     // The server logged each failure, and no secret either.
@@ -577,7 +550,7 @@ fn the_endpoint_refuses_with_fixed_json_errors_and_no_secret() {
         5,
         "{stderr}"
     );
-    assert_no_secret("the example's stderr", &stderr);
+    common::assert_no_secret(&stderr, &[]);
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
