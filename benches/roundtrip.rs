@@ -13,7 +13,7 @@
 //!   responder), written in one `write` on a raw `TcpStream`, the response
 //!   read by Content-Length; no HTTP library, no JSON.
 //! - signalwire-pubsub: `Client::create_token`: validation, the crate's JSON
-//!   writer and token slicer, and its transport (src/transport.rs:
+//!   writer and token slicer, and its transport (src/transport/:
 //!   no name lookup on a pooled connection, the request in one
 //!   write, one pool probe per call, ms-rounded socket timeouts).
 //! - bare ureq + miniserde: the baseline. A stock `ureq::Agent`

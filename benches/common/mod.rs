@@ -535,7 +535,7 @@ pub fn user_agent_of(request: &[u8]) -> String {
 /// redirects, `https_only(false)`, pooled connections kept at most 4 s, the
 /// default overall timeout (30 s) and resolve and connect timeouts (10 s),
 /// `user_agent` (the crate's: [`user_agent_of`]), no proxy. What it lacks is
-/// the crate's transport (src/transport.rs).
+/// the crate's transport (src/transport/).
 pub fn bare_agent(user_agent: &str) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
