@@ -93,7 +93,10 @@ fn run() -> Result<(), (u8, String)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let port = match &args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         [] => Ok(8080),
-        ["--help"] => return Ok(println!("{USAGE}")),
+        ["--help"] => {
+            println!("{USAGE}");
+            return Ok(());
+        }
         ["--port", port] => port.parse().map_err(|_| format!("bad port {port:?}")),
         _ => Err(format!("unexpected arguments {args:?}")),
     };

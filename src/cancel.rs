@@ -70,11 +70,13 @@ impl Cancel {
     pub fn cancel(&self) {
         let shared = &*self.shared;
         shared.cancelled.store(true, Ordering::SeqCst);
-        let sockets = lock(&shared.sockets);
-        for (call, socket) in sockets.iter() {
-            if let Some(socket) = socket.upgrade() {
-                socket.shut_down_for(*call);
-            }
+        // Taken out of the list first: shutting a socket down may log, and
+        // a logger may make a call on this very handle.
+        let sockets: Vec<(u64, Arc<Socket>)> = (lock(&shared.sockets).iter())
+            .filter_map(|(call, socket)| Some((*call, socket.upgrade()?)))
+            .collect();
+        for (call, socket) in sockets {
+            socket.shut_down_for(call);
         }
         shared.wake.notify_all();
     }
@@ -94,8 +96,13 @@ impl fmt::Debug for Cancel {
 }
 
 /// One call watched by a [`Cancel`]: the handle and the call's id. Dropping
-/// it forgets the sockets the call owned.
-pub(crate) struct Watch {
+/// it forgets the sockets the call owned; its [`Watcher`]s do not.
+pub(crate) struct Watch(Watcher);
+
+/// What a call's [`Watch`] does, cloned out of the call's scope so that no
+/// borrow of it is held while ureq (or a logger it calls) runs.
+#[derive(Clone)]
+pub(crate) struct Watcher {
     shared: Arc<Shared>,
     call: u64,
 }
@@ -108,12 +115,19 @@ impl Watch {
     /// A new call watched by `cancel`.
     pub(crate) fn new(cancel: &Cancel) -> Watch {
         static NEXT_CALL: AtomicU64 = AtomicU64::new(1);
-        Watch {
+        Watch(Watcher {
             shared: Arc::clone(&cancel.shared),
             call: NEXT_CALL.fetch_add(1, Ordering::Relaxed),
-        }
+        })
     }
 
+    /// What the watch does, to use without holding the watch.
+    pub(crate) fn watcher(&self) -> Watcher {
+        self.0.clone()
+    }
+}
+
+impl Watcher {
     pub(crate) fn is_cancelled(&self) -> bool {
         self.shared.cancelled.load(Ordering::SeqCst)
     }
@@ -152,8 +166,8 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let call = self.call;
-        lock(&self.shared.sockets).retain(|(owner, _)| *owner != call);
+        let call = self.0.call;
+        lock(&self.0.shared.sockets).retain(|(owner, _)| *owner != call);
     }
 }
 
@@ -187,11 +201,19 @@ impl Socket {
         *lock(&self.owner) = 0;
     }
 
-    /// Shuts the socket down if `call` still owns it.
+    /// Shuts the socket down if `call` still owns it. Marked shut under the
+    /// owner's lock (so it is never pooled again), shut down after it (the
+    /// shutdown may log, and a logger may make a call).
     fn shut_down_for(&self, call: u64) {
-        let owner = lock(&self.owner);
-        if *owner == call {
-            self.shut.store(true, Ordering::SeqCst);
+        let owned = {
+            let owner = lock(&self.owner);
+            let owned = *owner == call;
+            if owned {
+                self.shut.store(true, Ordering::SeqCst);
+            }
+            owned
+        };
+        if owned {
             (self.shutdown)();
         }
     }
@@ -234,7 +256,7 @@ mod tests {
         let (cancelled_at, ended_at) = std::thread::scope(|scope| {
             let writer = scope.spawn(|| {
                 let watch = Watch::new(&cancel);
-                watch.join(&socket).unwrap();
+                watch.watcher().join(&socket).unwrap();
                 let result = (&*stream).write_all(&vec![0u8; 64 * 1024 * 1024]);
                 (result, Instant::now())
             });
@@ -261,14 +283,14 @@ mod tests {
         // read): from then on the call's cancel must not reach it, whoever
         // takes the connection next.
         let watch = Watch::new(&first);
-        watch.join(&socket).unwrap();
+        watch.watcher().join(&socket).unwrap();
         socket.release();
         first.cancel();
         assert!(!socket.is_shut());
         (&*stream).write_all(b"still open").unwrap();
         drop(watch);
         // A call started on a cancelled handle refuses a new socket at once.
-        let watch = Watch::new(&first);
+        let watch = Watch::new(&first).watcher();
         assert!(watch.is_cancelled());
         assert!(watch.join(&socket).is_err());
         assert!(socket.is_shut());
@@ -277,7 +299,7 @@ mod tests {
     #[test]
     fn a_wait_before_a_retry_ends_at_the_cancel() {
         let cancel = Cancel::new();
-        let watch = Watch::new(&cancel);
+        let watch = Watch::new(&cancel).watcher();
         let started = Instant::now();
         std::thread::scope(|scope| {
             scope.spawn(|| {

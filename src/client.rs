@@ -18,7 +18,7 @@ use crate::response::{read_error_body, Token, MAX_RESPONSE_BYTES};
 use crate::retry::{parse_retry_after, Retries};
 use crate::scope::{self, CallScope, Stage};
 use crate::secrets::{Secrets, REDACTED};
-use crate::transport::{ClientConnector, LazyResolver};
+use crate::transport;
 
 /// A client for one SignalWire space and project.
 ///
@@ -88,11 +88,7 @@ impl Client {
         let json = HeaderValue::from_static("application/json");
         headers.insert(header::CONTENT_TYPE, json.clone());
         headers.insert(header::ACCEPT, json);
-        let agent = ureq::Agent::with_parts(
-            settings.agent_config,
-            ClientConnector::new(endpoints.host()),
-            LazyResolver,
-        );
+        let agent = transport::agent(settings.agent_config, endpoints.host());
         Ok(Client {
             inner: Arc::new(Inner {
                 agent,
@@ -317,9 +313,9 @@ impl Client {
     /// The request id of a response (see [`REQUEST_ID_HEADERS`]), made
     /// printable.
     fn request_id(&self, headers: &HeaderMap) -> Option<String> {
-        let id = REQUEST_ID_HEADERS
-            .iter()
-            .find_map(|name| headers.get(*name))?;
+        let id = (REQUEST_ID_HEADERS.iter())
+            .filter_map(|name| headers.get(*name))
+            .find(|id| !id.as_bytes().trim_ascii().is_empty())?;
         Some(
             self.inner
                 .secrets

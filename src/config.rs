@@ -123,10 +123,10 @@ impl ClientBuilder {
     ///   most 250 ms, which the kernel keeps to time (a long socket timeout
     ///   may fire up to an eighth late). No attempt starts, and no wait
     ///   before a retry is taken, that would cross it.
-    /// - **One exception**: a write blocked on a full socket send buffer
-    ///   waits all the time left in one piece (the standard library does not
-    ///   say how much of a timed-out write went out), and may end up to an
-    ///   eighth late; a request of at most
+    /// - **One exception** to "just after": a write blocked on a full socket
+    ///   send buffer waits all the time left in one piece (the standard
+    ///   library does not say how much of a timed-out write went out), and
+    ///   may end up to an eighth late; a request of at most
     ///   [`MAX_REQUEST_BYTES`](crate::MAX_REQUEST_BYTES) rarely fills the
     ///   buffer.
     ///

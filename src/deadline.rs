@@ -1,4 +1,6 @@
-//! The deadline: how a call ends by its `timeout`, and never before it.
+//! The deadline: how the rule [`ClientBuilder::timeout`] states is kept
+//! (a call that times out ran at least its limit, and ends a few
+//! milliseconds after it).
 //!
 //! A call's [`Deadline`] is its start plus its timeout, and it is the one
 //! limit on the call's time: ureq itself is given no overall timeout, only
@@ -7,31 +9,28 @@
 //!
 //! - **Reads and writes** of the connection are cut at the end, a proxy's
 //!   CONNECT and the TLS handshake included: the cap is a layer over the TCP
-//!   connection, under TLS.
+//!   connection, under TLS. While a connection is set up, the set-up's own
+//!   end (the connect timeout) caps them too.
 //! - **Waits for input are made in slices** of at most 250 ms, the clock
-//!   checked between them. Linux runs a socket's receive timeout on its
-//!   timer wheel, which lets a long timer fire up to an eighth late (a 30 s
-//!   wait may end at 33 s); a 250 ms one fires at most one tick late (4 ms
-//!   at HZ=250, 10 ms at HZ=100). The slice is constant, so the socket's
-//!   timeout is set once, not on every call.
+//!   checked between them: Linux runs a socket's receive timeout on its
+//!   timer wheel, which lets a long timer fire up to an eighth late, and
+//!   counts it in ticks from the tick under way, which lets any timer fire
+//!   up to a tick early. A slice that times out before the end is waited
+//!   again; the slice is constant, so the socket's timeout is set once.
 //! - **Writes are not sliced** (std's `write_all` does not say how much it
-//!   wrote before a timeout): a write gets all the time left. It blocks only
-//!   when the socket's send buffer is full, which a token request (a few
-//!   KiB; at most [`MAX_REQUEST_BYTES`](crate::MAX_REQUEST_BYTES)) rarely
-//!   fills; if one does block, its timeout may fire up to an eighth late.
-//! - **The name lookup and the TCP connect** get the connect timeout's
-//!   budget less what the set-up already took, or what is left of the
-//!   deadline if that is shorter; which of the two limits binds is recorded
-//!   when the set-up starts, so a timeout names the limit that ran out.
+//!   wrote before a timeout): a write gets all the time left, and one that
+//!   times out early waits out the rest before it reports the timeout.
+//! - **The name lookup and the TCP connect** get the set-up's time left,
+//!   rounded up, plus a millisecond per address for ureq's truncating split
+//!   among addresses; which limit binds, the connect timeout or the
+//!   deadline, is recorded when the set-up starts, so a timeout names the
+//!   limit that ran out.
+//! - **Rounding goes up.** Every time handed to a wait goes through
+//!   [`round_up_to_ms`], never down.
+//! - **Retries.** No retry starts with less than 100 ms left, and no wait
+//!   before one would cross the deadline ([`Deadline::has_room_for`]).
 //!
-//! **No limit fires before it.** Every time handed to a wait is rounded up
-//! to the millisecond ([`round_up_to_ms`]), never down, and a wait that
-//! times out before the end is made again; so a call, or a connection's
-//! set-up, that times out has run at least its limit, and ends a few
-//! milliseconds after it (the kernel fires a timer up to one tick late).
-//!
-//! **Retries.** No retry starts with less than 100 ms left, and no wait
-//! before one would cross the deadline ([`Deadline::has_room_for`]).
+//! [`ClientBuilder::timeout`]: crate::ClientBuilder::timeout
 
 use std::time::{Duration, Instant};
 

@@ -225,8 +225,8 @@ pub struct ApiError {
 }
 
 /// The headers a response's request id is read from, in this order: the
-/// first one present is [`ApiError::request_id`]. SignalWire sends the
-/// first two; its own SDKs also read the last two (a gateway's).
+/// first one present and not blank is [`ApiError::request_id`]. SignalWire
+/// sends the first two; its own SDKs also read the last two (a gateway's).
 pub const REQUEST_ID_HEADERS: [&str; 4] = [
     "x-request-id",
     "x-signalwire-request-id",

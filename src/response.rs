@@ -264,14 +264,14 @@ impl Map for TokenFields<'_> {
     }
 }
 
-/// Fills `api` from an error body (`None`: over the 64 KiB cap, not read),
+/// Fills `api` from an error body (`None`: over the 64 KiB cap, not kept),
 /// every string made printable. It is read leniently: the `error` string
 /// and, of each object in `errors`, the fields that are strings; a field of
 /// another type is skipped, an item that is not an object left out, unknown
 /// keys ignored. A non-empty body with neither is kept as `body_prefix`.
 pub(crate) fn read_error_body(api: &mut ApiError, body: Option<&[u8]>, secrets: &Secrets) {
     let Some(body) = body else {
-        api.body_prefix = Some("(body larger than 64 KiB, not read)".to_owned());
+        api.body_prefix = Some("(body larger than 64 KiB, not kept)".to_owned());
         return;
     };
     if body.is_empty() {

@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cancel::{Cancel, Cancelled, Socket, Watch};
+use crate::cancel::{Cancel, Cancelled, Socket, Watch, Watcher};
 
 /// What the server may have seen of a failed attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +100,9 @@ struct InFlight {
     end: Cell<Option<Instant>>,
     /// The length of its request's body, in bytes.
     body_len: Cell<Option<usize>>,
+    /// While a connection is set up and the connect timeout comes before the
+    /// attempt's end: when the set-up must have ended.
+    setup_end: Cell<Option<Instant>>,
     /// The [`Cancel`] watching it, if any.
     watch: RefCell<Option<Watch>>,
 }
@@ -110,6 +113,7 @@ thread_local! {
             progress: Cell::new(Progress::NEW),
             end: Cell::new(None),
             body_len: Cell::new(None),
+            setup_end: Cell::new(None),
             watch: RefCell::new(None),
         }
     };
@@ -119,24 +123,34 @@ thread_local! {
 /// dropped, which restores the call it interrupted, if any. It stays on its
 /// thread (it is neither `Send` nor `Sync`).
 pub(crate) struct CallScope {
-    outer_progress: Progress,
-    outer_end: Option<Instant>,
-    outer_body_len: Option<usize>,
-    outer_watch: Option<Watch>,
+    /// What the call this one interrupted had in the thread-local.
+    outer: Saved,
     _on_this_thread: PhantomData<*const ()>,
+}
+
+/// Everything [`InFlight`] holds, taken out of it.
+struct Saved {
+    progress: Progress,
+    end: Option<Instant>,
+    body_len: Option<usize>,
+    setup_end: Option<Instant>,
+    watch: Option<Watch>,
 }
 
 impl CallScope {
     /// Starts a call on this thread, watched by `cancel` if there is one.
     pub(crate) fn enter(cancel: Option<&Cancel>) -> CallScope {
-        let watch = cancel.map(Watch::new);
-        IN_FLIGHT.with(|call| CallScope {
-            outer_progress: call.progress.replace(Progress::NEW),
-            outer_end: call.end.replace(None),
-            outer_body_len: call.body_len.replace(None),
-            outer_watch: call.watch.replace(watch),
+        let fresh = Saved {
+            progress: Progress::NEW,
+            end: None,
+            body_len: None,
+            setup_end: None,
+            watch: cancel.map(Watch::new),
+        };
+        CallScope {
+            outer: swap(fresh),
             _on_this_thread: PhantomData,
-        })
+        }
     }
 
     /// Whether the call's [`Cancel`], if any, was cancelled.
@@ -146,26 +160,47 @@ impl CallScope {
 
     /// Waits `delay`, or less if the call is cancelled meanwhile.
     pub(crate) fn sleep(&self, delay: Duration) {
-        // Nothing else runs on this thread while it waits: the borrow
-        // cannot clash.
-        IN_FLIGHT.with(|call| match &*call.watch.borrow() {
-            Some(watch) => watch.sleep(delay),
+        match watcher() {
+            Some(watcher) => watcher.sleep(delay),
             None => std::thread::sleep(delay),
-        })
+        }
     }
 }
 
 impl Drop for CallScope {
     fn drop(&mut self) {
-        let ours = IN_FLIGHT.with(|call| {
-            call.progress.set(self.outer_progress);
-            call.end.set(self.outer_end);
-            call.body_len.set(self.outer_body_len);
-            call.watch.replace(self.outer_watch.take())
-        });
-        // Dropped outside the borrow: it forgets the call's sockets.
-        drop(ours);
+        let outer = Saved {
+            watch: self.outer.watch.take(),
+            ..self.outer
+        };
+        // Dropped after the swap, outside any borrow: our watch forgets the
+        // call's sockets.
+        drop(swap(outer));
     }
+}
+
+/// Puts `new` in this thread's [`InFlight`] and hands back what was there.
+/// The watch, the one field held in a `RefCell`, is swapped first: nothing
+/// else changes if that fails (it cannot, as no borrow of it outlives a
+/// function of this file).
+fn swap(new: Saved) -> Saved {
+    IN_FLIGHT.with(|call| {
+        let watch = call.watch.replace(new.watch);
+        Saved {
+            watch,
+            progress: call.progress.replace(new.progress),
+            end: call.end.replace(new.end),
+            body_len: call.body_len.replace(new.body_len),
+            setup_end: call.setup_end.replace(new.setup_end),
+        }
+    })
+}
+
+/// The watch of the call under way on this thread, if any, cloned out: no
+/// borrow is held while it is used (a shutdown logs, and a logger may make a
+/// call).
+fn watcher() -> Option<Watcher> {
+    IN_FLIGHT.with(|call| call.watch.borrow().as_ref().map(Watch::watcher))
 }
 
 // What the code below ureq reads and records: the call in flight, whatever
@@ -178,7 +213,20 @@ pub(crate) fn start_attempt(end: Instant, body_len: usize) {
         call.progress.set(Progress::NEW);
         call.end.set(Some(end));
         call.body_len.set(Some(body_len));
+        call.setup_end.set(None);
     });
+}
+
+/// Records when the set-up of a connection under way must have ended
+/// (`None` once it is over, or when the attempt's end comes first).
+pub(crate) fn set_setup_end(end: Option<Instant>) {
+    IN_FLIGHT.with(|call| call.setup_end.set(end));
+}
+
+/// When the set-up of the connection under way must have ended, if one is
+/// under way and the connect timeout binds.
+pub(crate) fn setup_end() -> Option<Instant> {
+    IN_FLIGHT.with(|call| call.setup_end.get())
 }
 
 /// The length of the body the attempt under way on this thread sends.
@@ -207,22 +255,17 @@ pub(crate) fn attempt_end() -> Option<Instant> {
 
 /// Whether the call under way on this thread is watched and cancelled.
 pub(crate) fn cancelled() -> bool {
-    IN_FLIGHT.with(|call| {
-        call.watch
-            .borrow()
-            .as_ref()
-            .is_some_and(Watch::is_cancelled)
-    })
+    watcher().is_some_and(|watcher| watcher.is_cancelled())
 }
 
 /// The call under way on this thread, if watched, now owns `socket`:
 /// `Ok(true)`; `Ok(false)` if it is not watched. An error if it is
 /// cancelled (the socket is then shut down).
 pub(crate) fn join(socket: &Arc<Socket>) -> Result<bool, Cancelled> {
-    IN_FLIGHT.with(|call| match &*call.watch.borrow() {
-        Some(watch) => watch.join(socket).map(|()| true),
+    match watcher() {
+        Some(watcher) => watcher.join(socket).map(|()| true),
         None => Ok(false),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -15,17 +15,24 @@ use std::time::{Duration, Instant};
 use common::{client_with as client, request, API_TOKEN, PROJECT};
 use log::{LevelFilter, Log, Metadata, Record};
 use signalwire_pubsub::fake::{FakeServer, Fault, FaultServer};
-use signalwire_pubsub::{Error, Token, TransportKind};
+use signalwire_pubsub::{Cancel, Error, Token, TransportKind};
 
-type Hook = Box<dyn FnOnce()>;
+/// What the logger does on a thread, at the first record of ureq's whose
+/// text starts with the given words.
+type Hook = (&'static str, Box<dyn FnOnce()>);
 /// Where a call made inside another leaves its result.
 type Slot = Rc<RefCell<Option<Result<Token, Error>>>>;
 
 thread_local! {
-    /// What the logger does on this thread at the next record ureq writes
-    /// once a request has gone out (taken when it runs).
+    /// What the logger does on this thread (taken when it runs).
     static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
 }
+
+/// ureq-proto's record once a request has gone out and the response is
+/// awaited.
+const REQUEST_SENT: &str = "Call<RecvResponse>";
+/// ureq's record when a socket is shut down (a cancel).
+const SHUTDOWN: &str = "Shutdown: ";
 
 struct Hooked;
 
@@ -34,14 +41,14 @@ impl Log for Hooked {
         true
     }
     fn log(&self, record: &Record<'_>) {
-        // ureq-proto writes `Call<RecvResponse>` when a request is sent
-        // and the response awaited.
-        if record.target().starts_with("ureq_proto")
-            && record.args().to_string() == "Call<RecvResponse>"
-        {
-            if let Some(hook) = HOOK.with(|h| h.borrow_mut().take()) {
-                hook();
-            }
+        if !record.target().starts_with("ureq") {
+            return;
+        }
+        let text = record.args().to_string();
+        let due = |(words, _): &Hook| text.starts_with(words);
+        let hook = HOOK.with(|h| h.borrow_mut().take_if(|hook| due(hook)));
+        if let Some((_, hook)) = hook {
+            hook();
         }
     }
     fn flush(&self) {}
@@ -50,12 +57,18 @@ impl Log for Hooked {
 /// Runs `hook` inside the next call this thread makes, once its request
 /// has gone out.
 fn inside_the_next_call(hook: impl FnOnce() + 'static) {
+    at_the_next(REQUEST_SENT, hook);
+}
+
+/// Runs `hook` from the logger at the next record of ureq's on this thread
+/// that starts with `words`.
+fn at_the_next(words: &'static str, hook: impl FnOnce() + 'static) {
     static LOGGER: Once = Once::new();
     LOGGER.call_once(|| {
         log::set_logger(&Hooked).unwrap();
         log::set_max_level(LevelFilter::Debug);
     });
-    HOOK.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+    HOOK.with(|h| *h.borrow_mut() = Some((words, Box::new(hook))));
 }
 
 /// A call to a refused port, with no retry: fails before sending.
@@ -175,4 +188,107 @@ fn an_inner_call_that_panics_leaves_the_outer_ones_result_right() {
     assert!(*caught.borrow(), "the inner call panicked");
     assert_eq!(silent.request_count(), 1);
     assert_eq!(fake.request_count(), 1);
+}
+
+#[test]
+fn a_call_made_as_a_cancelled_calls_new_socket_is_shut_down() {
+    // The outer call's handle is cancelled while its TCP connect is under
+    // way (its SYN dropped by a full accept queue, sent again a second
+    // later): once the connect completes, the socket is shut down at once,
+    // and ureq logs it. A call made by the logger right then runs.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let queued = common::unanswered_on(&listener);
+    let inner = Slot::default();
+    let (done, done_rx) = std::sync::mpsc::channel::<()>();
+    let accepting = std::thread::spawn(move || {
+        // The scenario's pacing: room in the queue after the cancel.
+        std::thread::sleep(Duration::from_millis(500));
+        let mut held = Vec::new();
+        listener.set_nonblocking(true).unwrap();
+        while done_rx.try_recv().is_err() {
+            match listener.accept() {
+                Ok((stream, _)) => held.push(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        drop(queued);
+    });
+    let slot = Rc::clone(&inner);
+    at_the_next(SHUTDOWN, move || *slot.borrow_mut() = Some(refused_call()));
+    let cancel = Cancel::new();
+    let result = std::thread::scope(|scope| {
+        let canceller = cancel.clone();
+        scope.spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            canceller.cancel();
+        });
+        client(&format!("http://{addr}"), Duration::from_secs(10), 2)
+            .call()
+            .cancel_on(&cancel)
+            .create_token(&request())
+    });
+    done.send(()).unwrap();
+    accepting.join().unwrap();
+    assert!(
+        matches!(
+            result,
+            Err(Error::Cancelled {
+                attempts: 1,
+                request_sent: false,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert_refused(inner.borrow().as_ref().expect("the inner call ran"));
+}
+
+#[test]
+fn a_call_made_while_cancel_shuts_sockets_down_on_the_same_handle() {
+    // The canceller's logger, as cancel() shuts the waiting call's socket
+    // down, makes a call guarded by the same handle: it is cancelled at
+    // once, and neither thread waits for the other.
+    let silent = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
+    let client = client(&silent.url(), Duration::from_secs(10), 2);
+    let cancel = Cancel::new();
+    let (inner_tx, inner_rx) = std::sync::mpsc::channel();
+    let result = std::thread::scope(|scope| {
+        let (canceller, for_logger) = (cancel.clone(), client.clone());
+        let silent = &silent;
+        scope.spawn(move || {
+            let (same, client_inner) = (canceller.clone(), for_logger);
+            at_the_next(SHUTDOWN, move || {
+                let inner = client_inner
+                    .call()
+                    .cancel_on(&same)
+                    .create_token(&request());
+                inner_tx.send(inner).unwrap();
+            });
+            // The scenario's pacing: the call is waiting for its answer.
+            while silent.request_count() == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            canceller.cancel();
+        });
+        client.call().cancel_on(&cancel).create_token(&request())
+    });
+    let inner = inner_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the logger's call ended");
+    assert!(
+        matches!(inner, Err(Error::Cancelled { attempts: 0, .. })),
+        "{inner:?}"
+    );
+    assert!(
+        matches!(
+            result,
+            Err(Error::Cancelled {
+                attempts: 1,
+                request_sent: true,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
 }

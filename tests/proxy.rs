@@ -24,10 +24,23 @@ fn recording_proxy() -> (FaultServer, mpsc::Receiver<String>) {
 }
 
 fn mint(builder: ClientBuilder) -> Error {
+    timed_mint(builder).0
+}
+
+/// A call with `builder`'s client, no retries: its error and how long it took.
+fn timed_mint(builder: ClientBuilder) -> (Error, std::time::Duration) {
     let client = builder.retries(0).build().unwrap();
-    client
+    let started = std::time::Instant::now();
+    let err = client
         .create_token(&TokenRequest::new(5).read("a"))
-        .unwrap_err()
+        .unwrap_err();
+    (err, started.elapsed())
+}
+
+/// A client builder for a remote host, through the proxy at `proxy`.
+fn through(proxy: std::net::SocketAddr) -> ClientBuilder {
+    Client::builder("https://api.example.com", "project", "proxy-test-secret")
+        .proxy(&format!("http://{proxy}"))
 }
 
 #[test]
@@ -65,7 +78,7 @@ fn socks_proxies_are_refused_at_build() {
 fn a_slow_proxy_does_not_stretch_the_deadline() {
     use std::net::TcpStream;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     // A proxy whose accept queue is full, so that the client's SYN is dropped
     // and sent again a second later, and that then never answers the
     // CONNECT: ureq alone would give the CONNECT the whole connect budget
@@ -86,17 +99,7 @@ fn a_slow_proxy_does_not_stretch_the_deadline() {
                 }
             }
         });
-        let client = Client::builder("https://api.example.com", "project", "proxy-test-secret")
-            .proxy(&format!("http://{addr}"))
-            .timeout(timeout)
-            .retries(0)
-            .build()
-            .unwrap();
-        let started = Instant::now();
-        let err = client
-            .create_token(&TokenRequest::new(5).read("a"))
-            .unwrap_err();
-        let took = started.elapsed();
+        let (err, took) = timed_mint(through(addr).timeout(timeout));
         assert!(
             matches!(
                 err,
@@ -112,4 +115,36 @@ fn a_slow_proxy_does_not_stretch_the_deadline() {
         took
     });
     common::assert_ended_on_time(took, timeout);
+}
+
+#[test]
+fn a_proxy_trickling_its_connect_answer_is_bound_by_the_connect_timeout() {
+    use std::io::Write;
+    use std::time::Duration;
+    // A proxy that reads the CONNECT, then answers a byte every 50 ms: each
+    // read gets a byte before ureq's own timeout, which starts again for
+    // every read; the set-up must still end at the connect timeout.
+    let proxy = FaultServer::serve(|stream| {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 2 {
+            line.clear();
+        }
+        let mut stream = reader.into_inner();
+        for byte in b"HTTP/1.1 200 Connection established\r\n\r\n" {
+            std::thread::sleep(Duration::from_millis(50));
+            if stream.write_all(&[*byte]).is_err() {
+                return;
+            }
+        }
+    })
+    .unwrap();
+    let connect = Duration::from_millis(300);
+    let builder = through(proxy.addr()).connect_timeout(connect);
+    let (err, took) = timed_mint(builder.timeout(Duration::from_secs(10)));
+    assert!(
+        matches!(err, Error::Timeout { connecting: true, request_sent: false, limit, .. } if limit == connect),
+        "{err:?}"
+    );
+    common::assert_ended_on_time(took, connect);
 }

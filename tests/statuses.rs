@@ -318,6 +318,11 @@ fn the_request_id_is_the_first_of_four_headers_present() {
         );
     }
     assert_eq!(error_for(FakeResponse::json(503, "{}")).request_id(), None);
+    // A blank one (a gateway's) does not hide SignalWire's.
+    let blank = FakeResponse::json(503, "{}")
+        .header("x-request-id", " ")
+        .header("x-signalwire-request-id", "sw-1");
+    assert_eq!(error_for(blank).request_id(), Some("sw-1"));
 }
 
 #[test]

@@ -30,7 +30,7 @@ const UNRESOLVED: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPEC
 /// The agent's resolver: ureq calls it on every request, before its pool
 /// lookup, so it only marks the addresses as unresolved.
 #[derive(Debug)]
-pub(crate) struct LazyResolver;
+pub(super) struct LazyResolver;
 
 impl Resolver for LazyResolver {
     fn resolve(&self, _: &Uri, _: &Config, _: NextTimeout) -> Result<ResolvedSocketAddrs, Error> {
@@ -48,13 +48,13 @@ impl Resolver for LazyResolver {
 /// (ureq's default chain is the same, less the SOCKS warning this crate does
 /// not need: it refuses SOCKS proxies.)
 #[derive(Debug)]
-pub(crate) struct ClientConnector {
+pub(super) struct ClientConnector {
     chain: Box<dyn Connector<(), Out = Box<dyn Transport>>>,
     host: Authority,
 }
 
 impl ClientConnector {
-    pub(crate) fn new(uri: &Uri) -> ClientConnector {
+    pub(super) fn new(uri: &Uri) -> ClientConnector {
         let chain =
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
@@ -109,17 +109,20 @@ impl Connector for ClientConnector {
                 p.connecting = true;
                 p.connect_timeout_binds = connect_timeout_binds;
             });
+            // Every read and write of the set-up (a proxy's CONNECT, the TLS
+            // handshake) ends by then too, however ureq times them.
+            scope::set_setup_end(set_up.end.filter(|_| connect_timeout_binds));
         }
         let lookup = Lookup::default();
         let addrs = if details.addrs[..] == [UNRESOLVED] {
-            lookup.resolve(details.uri, details.config, set_up.left()?)?
+            lookup.resolve(details.uri, details.config, set_up.left(1)?)?
         } else {
             // A proxy's address (looked up by ureq's CONNECT connector with
             // `lookup`), or the target behind a proxy, left unresolved.
             details.addrs.clone()
         };
-        // What is left after the lookups.
-        let timeout = set_up.left()?;
+        // What is left after the lookups, shared among the addresses.
+        let timeout = set_up.left(addrs.len())?;
         if scope::cancelled() {
             return Err(cancelled());
         }
@@ -140,10 +143,12 @@ impl Connector for ClientConnector {
             run_connector: details.run_connector.clone(),
             register_shutdown,
         };
-        let transport = self.chain.connect(&details, chained)?;
+        let transport = self.chain.connect(&details, chained);
         if !target {
-            return Ok(transport);
+            return transport;
         }
+        scope::set_setup_end(None);
+        let transport = transport?;
         record(|p| p.connecting = false);
         let socket = socket.lock().ok().and_then(|mut s| s.take());
         Ok(transport.map(|inner| Box::new(OneWrite::new(inner, socket)) as Box<dyn Transport>))
@@ -179,12 +184,13 @@ impl SetUp {
         }
     }
 
-    /// What is left of the set-up's time now, rounded up to the millisecond
-    /// and then one more: ureq's TCP connector truncates each address's
-    /// share to whole milliseconds (through a float), which must not end
-    /// it early. A timeout error when nothing is left (ureq would read a
-    /// zero budget as "1 s").
-    fn left(&self) -> Result<NextTimeout, Error> {
+    /// What is left of the set-up's time now, for `shares` addresses:
+    /// rounded up to the millisecond, and a millisecond more for each
+    /// address, as ureq's TCP connector truncates each address's share to
+    /// whole milliseconds (through a float), which must not end the set-up
+    /// early. A timeout error when nothing is left (ureq would read a zero
+    /// budget as "1 s").
+    fn left(&self, shares: usize) -> Result<NextTimeout, Error> {
         let after = match self.end {
             Some(end) => {
                 let left = end.saturating_duration_since(Instant::now());
@@ -194,8 +200,9 @@ impl SetUp {
                     }
                     return Err(Error::Timeout(self.reason));
                 }
-                let one_ms = std::time::Duration::from_millis(1);
-                UreqDuration::Exact(round_up_to_ms(left).saturating_add(one_ms))
+                let shares = u64::try_from(shares).unwrap_or(u64::MAX);
+                let truncated = std::time::Duration::from_millis(shares);
+                UreqDuration::Exact(round_up_to_ms(left).saturating_add(truncated))
             }
             None => UreqDuration::NotHappening,
         };
@@ -300,24 +307,52 @@ mod tests {
         // ureq set the budget 2 s ago, before a slow lookup (a proxy's, in
         // its CONNECT connector): the TCP connect gets the rest, not all.
         let set_at = Instant::now() - Duration::from_secs(2);
-        let left = exact(set_up(set_at, Duration::from_secs(3)).left().unwrap());
+        let left = exact(set_up(set_at, Duration::from_secs(3)).left(1).unwrap());
         assert!(
             left <= Duration::from_millis(1002) && left > Duration::from_millis(900),
             "{left:?}"
         );
         assert!(matches!(
-            set_up(set_at, Duration::from_millis(1_500)).left(),
+            set_up(set_at, Duration::from_millis(1_500)).left(1),
             Err(Error::Timeout(Timeout::Connect))
         ));
         // Never less than what is left: 299.95 ms is 301 ms for ureq,
         // which truncates it.
         let set_at = Instant::now();
-        let left = exact(
-            set_up(set_at, Duration::from_micros(299_950))
-                .left()
-                .unwrap(),
-        );
-        assert_eq!(left, Duration::from_millis(301));
+        let set_up = set_up(set_at, Duration::from_micros(299_950));
+        assert_eq!(exact(set_up.left(1).unwrap()), Duration::from_millis(301));
+        assert_eq!(exact(set_up.left(4).unwrap()), Duration::from_millis(304));
+    }
+
+    /// Each address's share as ureq 3.5's TCP connector computes it
+    /// (`tcp.rs`: a geometric series, each share truncated to the ms).
+    fn ureq_shares(budget: Duration, addresses: usize) -> Vec<Duration> {
+        let total = 2.0 * (1.0 - 0.5_f64.powi(addresses as i32));
+        (0..addresses)
+            .map(|i| {
+                let weight = 0.5_f64.powi(i as i32);
+                let secs = budget.as_secs_f64() * weight / total;
+                Duration::from_millis((secs * 1000.0) as u64).max(Duration::from_millis(10))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_shares_of_every_address_add_up_to_at_least_what_is_left() {
+        let _scope = CallScope::enter(None);
+        scope::start_attempt(Instant::now() + Duration::from_secs(60), 0);
+        for micros in [10_000, 299_950, 1_000_000, 9_999_999] {
+            for addresses in 1..=10 {
+                let set_at = Instant::now();
+                let left = Duration::from_micros(micros);
+                let given = exact(set_up(set_at, left).left(addresses).unwrap());
+                let shares: Duration = ureq_shares(given, addresses).into_iter().sum();
+                assert!(
+                    shares >= left,
+                    "{addresses} addresses, {left:?}: {shares:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -326,12 +361,12 @@ mod tests {
         scope::start_attempt(Instant::now() + Duration::from_millis(500), 0);
         let capped = set_up(Instant::now(), Duration::from_secs(10));
         assert!(capped.deadline_binds);
-        assert!(exact(capped.left().unwrap()) <= Duration::from_millis(502));
+        assert!(exact(capped.left(1).unwrap()) <= Duration::from_millis(502));
         let connect = set_up(Instant::now(), Duration::from_millis(100));
         assert!(!connect.deadline_binds);
         scope::start_attempt(Instant::now(), 0);
         let over = set_up(Instant::now(), Duration::from_secs(10));
-        assert!(matches!(over.left(), Err(Error::Timeout(Timeout::Global))));
+        assert!(matches!(over.left(1), Err(Error::Timeout(Timeout::Global))));
         assert!(scope::progress().deadline_hit);
     }
 

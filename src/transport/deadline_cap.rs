@@ -1,6 +1,7 @@
-//! The deadline, enforced below ureq: no read, write, lookup or connect of
-//! an attempt waits past the attempt's end, and waits for input are made in
-//! slices the kernel keeps to time (the rule: `deadline.rs`).
+//! The deadline, enforced below ureq: no read or write of an attempt waits
+//! past the attempt's end (or, while a connection is set up, the set-up's),
+//! none ends before it, and waits for input are made in slices the kernel
+//! keeps to time (how and why: `deadline.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -14,13 +15,20 @@ use crate::scope;
 /// The longest single wait for input.
 pub(super) const SLICE: Duration = Duration::from_millis(250);
 
-/// The end of a wait that ureq wants to end at `asked` (`None`: no limit),
-/// and whether the attempt's end, which comes first, is the one.
+/// The end of a wait that ureq wants to end at `asked` (`None`: no limit):
+/// the first of that, the set-up's end while a connection is set up, and the
+/// attempt's end; `true` if the attempt's end (the call's deadline) is the
+/// one.
 pub(super) fn capped(asked: Option<Instant>) -> (Option<Instant>, bool) {
-    match (asked, scope::attempt_end()) {
-        (Some(asked), Some(end)) if end < asked => (Some(end), true),
+    let first = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let set_up = first(asked, scope::setup_end());
+    match (set_up, scope::attempt_end()) {
+        (Some(set_up), Some(end)) if end < set_up => (Some(end), true),
         (None, Some(end)) => (Some(end), true),
-        (asked, _) => (asked, false),
+        (set_up, _) => (set_up, false),
     }
 }
 
@@ -67,6 +75,9 @@ impl<T: Transport> Transport for DeadlineCap<T> {
     /// A write gets all the time left, rounded up to the millisecond (so
     /// that the socket's timeout rarely changes): std's `write_all` does
     /// not say how much it wrote before a timeout, so it cannot be sliced.
+    /// The kernel counts a socket timeout in ticks from the tick under way,
+    /// so it may fire up to a tick early: the rest is waited out before the
+    /// timeout is reported (the connection is broken by then anyway).
     fn transmit_output(&mut self, amount: usize, mut timeout: NextTimeout) -> Result<(), Error> {
         let now = Instant::now();
         let (end, cut) = wait_end(&timeout, now);
@@ -78,7 +89,13 @@ impl<T: Transport> Transport for DeadlineCap<T> {
             timeout.after = UreqDuration::Exact(round_up_to_ms(left));
         }
         match self.0.transmit_output(amount, timeout) {
-            Err(Error::Timeout(_)) => Err(ran_out(&timeout, cut)),
+            Err(Error::Timeout(_)) => {
+                if let Some(early) = end.and_then(|end| end.checked_duration_since(Instant::now()))
+                {
+                    std::thread::sleep(early);
+                }
+                Err(ran_out(&timeout, cut))
+            }
             result => result,
         }
     }
@@ -218,6 +235,52 @@ mod tests {
             .transmit_output(0, after(Duration::from_secs(10)))
             .is_err());
         assert_eq!(waits.lock().unwrap().len(), before);
+    }
+
+    #[test]
+    fn a_connections_set_up_ends_at_its_own_end_and_says_so() {
+        let _scope = CallScope::enter(None);
+        scope::start_attempt(Instant::now() + Duration::from_secs(60), 0);
+        let set_up_end = Instant::now() + Duration::from_millis(50);
+        scope::set_setup_end(Some(set_up_end));
+        let (mut cap, _) = silent();
+        // ureq asks for 10 s at a time (a proxy's CONNECT, a handshake).
+        assert!(cap.await_input(after(Duration::from_secs(10))).is_err());
+        assert!(Instant::now() >= set_up_end, "ended early");
+        assert!(!scope::progress().deadline_hit, "the connect timeout's");
+    }
+
+    /// A transport whose write times out at once, as a kernel's socket
+    /// timeout may, up to a tick early.
+    #[derive(Debug)]
+    struct EarlyTimeout(LazyBuffers);
+
+    impl Transport for EarlyTimeout {
+        fn buffers(&mut self) -> &mut dyn Buffers {
+            &mut self.0
+        }
+        fn transmit_output(&mut self, _: usize, timeout: NextTimeout) -> Result<(), Error> {
+            Err(Error::Timeout(timeout.reason))
+        }
+        fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+            Err(Error::Timeout(timeout.reason))
+        }
+        fn is_open(&mut self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_write_that_times_out_early_is_reported_at_the_end_not_before() {
+        let _scope = CallScope::enter(None);
+        let end = Instant::now() + Duration::from_millis(30);
+        scope::start_attempt(end, 0);
+        let mut cap = DeadlineCap(EarlyTimeout(LazyBuffers::new(64, 64)));
+        assert!(cap
+            .transmit_output(0, after(Duration::from_secs(10)))
+            .is_err());
+        assert!(Instant::now() >= end, "reported early");
+        assert!(scope::progress().deadline_hit);
     }
 
     #[test]

@@ -56,11 +56,15 @@
 //!    changes, and a timed-out read still consumes nothing (the strace count
 //!    of `setsockopt`, about 0 per call; `deadline_cap.rs`'s unit tests
 //!    check the crate's slicing only).
-//! 8. `TcpConnector` still truncates each address's share of the budget by
-//!    at most a millisecond (the set-up adds one), and still registers each
-//!    socket's shutdown handle straight after connecting (`tests/faults.rs`:
-//!    a connect timeout never ends early; `tests/call.rs`: a cancel ends a
-//!    TLS handshake).
+//! 8. `TcpConnector` still splits the budget among the addresses with each
+//!    share truncated by less than a millisecond (the set-up adds one per
+//!    address: `connector.rs`'s unit test replays ureq 3.5's arithmetic),
+//!    and still registers each socket's shutdown handle straight after
+//!    connecting (`tests/faults.rs`: a connect timeout never ends early;
+//!    `tests/call.rs`: a cancel ends a TLS handshake). ureq's CONNECT
+//!    connector and TLS connectors still do their I/O through the chained
+//!    transport, so the cap bounds it by the set-up's end
+//!    (`tests/proxy.rs`: a proxy trickling its answer).
 //! 9. The mapping of ureq's errors to `TransportKind` (in `client.rs`) still
 //!    covers its `Error` enum (`tests/faults.rs`, `tests/tls.rs`).
 //!
@@ -71,7 +75,13 @@ mod connector;
 mod deadline_cap;
 mod one_write;
 
-pub(crate) use connector::{ClientConnector, LazyResolver};
+use connector::{ClientConnector, LazyResolver};
+
+/// The agent a client runs on: ureq with `config`, and this crate's
+/// resolver and connector for the API host `host`.
+pub(crate) fn agent(config: ureq::config::Config, host: &ureq::http::Uri) -> ureq::Agent {
+    ureq::Agent::with_parts(config, ClientConnector::new(host), LazyResolver)
+}
 
 /// The error a connector returns for a cancelled call (the client reports
 /// `Error::Cancelled` whatever ureq makes of it).
