@@ -23,8 +23,8 @@ and SIGNALWIRE_API_TOKEN, or with none of them set by a built-in fake (for tests
 /// The page: it keeps the token in a variable, where the app would hand it
 /// to SignalWire's browser SDK, and shows only its first characters.
 const PAGE: &str = r#"<!doctype html>
-<html lang="en"><meta charset="utf-8"><title>Token endpoint</title>
-<h1>Your PubSub token</h1><p id="status">loading</p>
+<html lang="en"><meta charset="utf-8"><title>Token endpoint</title><h1>Your PubSub token</h1>
+<p id="status">loading</p>
 <p>Expires at <output id="expires"></output> (token <output id="prefix"></output>)</p>
 <p>Channels:</p><ul id="channels"></ul>
 <script>
@@ -53,6 +53,12 @@ refresh();
 "#;
 
 type Answer = Response<Cursor<Vec<u8>>>;
+
+const ENV: [&str; 3] = [
+    "SIGNALWIRE_SPACE",
+    "SIGNALWIRE_PROJECT_ID",
+    "SIGNALWIRE_API_TOKEN",
+];
 
 /// `POST /token`'s answer.
 #[derive(Serialize)]
@@ -104,12 +110,7 @@ fn run() -> Result<(), (u8, String)> {
     // As the CLI: a variable that is set counts, even empty, so a deployment
     // whose secrets did not load fails here instead of serving fake tokens.
     let fake; // lives as long as the server
-    let env = [
-        "SIGNALWIRE_SPACE",
-        "SIGNALWIRE_PROJECT_ID",
-        "SIGNALWIRE_API_TOKEN",
-    ];
-    let builder = if env.iter().any(|name| std::env::var_os(name).is_some()) {
+    let builder = if ENV.iter().any(|name| std::env::var_os(name).is_some()) {
         ClientBuilder::from_env()
     } else {
         let (project, api_token) = ("demo-project", "demo-api-token");
@@ -208,10 +209,8 @@ fn refuse(user: &str, err: &Error) -> Answer {
     };
     let mut answer = error(status, message);
     if let (503, Some(wait)) = (status, err.retry_after()) {
-        answer.add_header(header(
-            "Retry-After",
-            &wait.as_secs_f64().ceil().to_string(),
-        ));
+        let seconds = wait.as_secs_f64().ceil().to_string();
+        answer.add_header(header("Retry-After", &seconds));
     }
     answer
 }
