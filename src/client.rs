@@ -69,7 +69,7 @@ impl Client {
 
     /// The client the checked `settings` describe: the only place a
     /// `Client` is made.
-    pub(crate) fn with_settings(settings: Settings) -> Result<Client, Error> {
+    fn with_settings(settings: Settings) -> Result<Client, Error> {
         let endpoints = Endpoints::new(&settings.base_url)?;
         let credentials = format!("{}:{}", settings.project_id, settings.api_token);
         let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
@@ -101,6 +101,13 @@ impl Client {
                 retries: settings.retries,
             }),
         })
+    }
+}
+
+impl ClientBuilder {
+    /// Checks the settings and makes the [`Client`]. Nothing is sent.
+    pub fn build(self) -> Result<Client, Error> {
+        Client::with_settings(self.settings()?)
     }
 }
 

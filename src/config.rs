@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use ureq::http::HeaderValue;
 
-use crate::client::Client;
 use crate::deadline::check_timeout;
 use crate::error::Error;
 use crate::secrets::REDACTED;
@@ -21,7 +20,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default number of retries after a first failed attempt.
 pub const DEFAULT_RETRIES: u32 = 2;
 
-/// Settings for a [`Client`]; made by [`Client::builder`] or
+/// Settings for a [`Client`](crate::Client); made by
+/// [`Client::builder`](crate::Client::builder) or
 /// [`ClientBuilder::from_env`], finished by [`ClientBuilder::build`].
 ///
 /// `space` may be:
@@ -77,7 +77,7 @@ impl ClientBuilder {
             var("SIGNALWIRE_PROJECT_ID")?,
             var("SIGNALWIRE_API_TOKEN")?,
         );
-        let builder = Client::builder(&space, &project_id, &api_token);
+        let builder = ClientBuilder::new(&space, &project_id, &api_token);
         Ok(match std::env::var_os("SIGNALWIRE_REST_CA_FILE") {
             Some(path) if !path.is_empty() => builder.ca_file(path),
             _ => builder,
@@ -169,12 +169,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Checks the settings and makes the [`Client`]. Nothing is sent.
-    pub fn build(self) -> Result<Client, Error> {
-        Client::with_settings(self.settings()?)
-    }
-
-    /// A builder with the default settings (see [`Client::builder`]).
+    /// A builder with the default settings (see
+    /// [`Client::builder`](crate::Client::builder)).
     pub(crate) fn new(space: &str, project_id: &str, api_token: &str) -> ClientBuilder {
         ClientBuilder {
             space: space.to_owned(),
@@ -189,8 +185,9 @@ impl ClientBuilder {
         }
     }
 
-    /// Every setting checked, in the form the client is made from.
-    fn settings(self) -> Result<Settings, Error> {
+    /// Every setting checked, in the form the client is made from (by
+    /// `build`, which is in `client.rs`, with the `Client` it makes).
+    pub(crate) fn settings(self) -> Result<Settings, Error> {
         let base = parse_space(&self.space)?;
         self.check_credentials_and_timeouts()?;
         let user_agent = (self.user_agent.clone())
@@ -284,7 +281,7 @@ impl ClientBuilder {
 }
 
 /// A [`ClientBuilder`]'s settings, checked: what `client.rs` makes the
-/// [`Client`] from.
+/// [`Client`](crate::Client) from.
 pub(crate) struct Settings {
     /// `scheme://host[:port][/prefix]`, no trailing slash.
     pub(crate) base_url: String,
