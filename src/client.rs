@@ -74,7 +74,7 @@ impl Client {
         let credentials = format!("{}:{}", settings.project_id, settings.api_token);
         let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
         let invalid = |what: &str| Error::Config {
-            message: format!("{what} make an invalid header"),
+            message: format!("{what}: not a valid header value"),
             source: None,
         };
         let mut authorization = HeaderValue::from_str(&format!("Basic {encoded}"))

@@ -540,13 +540,38 @@ fn json_string_len(s: &str) -> usize {
         return bytes.len() + 2;
     }
     let escaped: usize = (bytes.iter())
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' => 2,
-            0..=0x1f => 6,
-            _ => 1,
+        .map(|&b| match escape(b) {
+            Some(Escape::Short(escape)) => escape.len(),
+            Some(Escape::Unicode) => UNICODE_ESCAPE_LEN,
+            None => 1,
         })
         .sum();
     escaped + 2
+}
+
+/// How a byte of a JSON string is escaped, if it is: the one table that
+/// [`push_json_string`] writes by and [`json_string_len`] counts by.
+enum Escape {
+    /// A two-byte escape, `\"` or `\n`, say.
+    Short(&'static str),
+    /// `\u00XX`.
+    Unicode,
+}
+
+/// The length of [`Escape::Unicode`].
+const UNICODE_ESCAPE_LEN: usize = 6;
+
+/// How `b` is escaped in a JSON string; `None`: it is written as it is.
+fn escape(b: u8) -> Option<Escape> {
+    Some(match b {
+        b'"' => Escape::Short("\\\""),
+        b'\\' => Escape::Short("\\\\"),
+        b'\n' => Escape::Short("\\n"),
+        b'\r' => Escape::Short("\\r"),
+        b'\t' => Escape::Short("\\t"),
+        0..=0x1f => Escape::Unicode,
+        _ => return None,
+    })
 }
 
 /// Whether `bytes` hold no quote, backslash or control character: one
@@ -569,23 +594,18 @@ fn push_json_string(out: &mut String, s: &str) {
     }
     let mut run = 0;
     for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
+        let Some(escape) = escape(b) else {
+            continue;
         };
         out.push_str(&s[run..i]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(HEX[usize::from(b >> 4)] as char);
-            out.push(HEX[usize::from(b & 0xf)] as char);
-        } else {
-            out.push_str(escape);
+        match escape {
+            Escape::Short(escape) => out.push_str(escape),
+            Escape::Unicode => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
+            }
         }
         run = i + 1;
     }

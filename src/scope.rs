@@ -223,10 +223,11 @@ pub(crate) fn set_setup_end(end: Option<Instant>) {
     IN_FLIGHT.with(|call| call.setup_end.set(end));
 }
 
-/// When the set-up of the connection under way must have ended, if one is
-/// under way and the connect timeout binds.
-pub(crate) fn setup_end() -> Option<Instant> {
-    IN_FLIGHT.with(|call| call.setup_end.get())
+/// The ends a wait of the attempt under way must keep to, read at once:
+/// the set-up's (if a connection is being set up and the connect timeout
+/// binds) and the attempt's.
+pub(crate) fn ends() -> (Option<Instant>, Option<Instant>) {
+    IN_FLIGHT.with(|call| (call.setup_end.get(), call.end.get()))
 }
 
 /// The length of the body the attempt under way on this thread sends.
@@ -246,11 +247,6 @@ pub(crate) fn record(step: impl FnOnce(&mut Progress)) {
         step(&mut progress);
         call.progress.set(progress);
     });
-}
-
-/// When the attempt under way on this thread must have ended, if one is.
-pub(crate) fn attempt_end() -> Option<Instant> {
-    IN_FLIGHT.with(|call| call.end.get())
 }
 
 /// Whether the call under way on this thread is watched and cancelled.
@@ -292,7 +288,7 @@ mod tests {
         // A new attempt starts from nothing.
         let at = Instant::now();
         start_attempt(at, 0);
-        assert_eq!((progress(), attempt_end()), (Progress::NEW, Some(at)));
+        assert_eq!((progress(), ends().1), (Progress::NEW, Some(at)));
         assert_eq!(body_len(), Some(0));
 
         record(|p| p.connecting = true);
@@ -315,7 +311,7 @@ mod tests {
             // from nothing and does not hand its socket to the outer call.
             let inner = CallScope::enter(None);
             assert_eq!(
-                (progress(), attempt_end(), body_len()),
+                (progress(), ends().1, body_len()),
                 (Progress::NEW, None, None)
             );
             start_attempt(Instant::now(), 7);
@@ -326,12 +322,12 @@ mod tests {
         }
         // The outer call's record, end, body and watch are back.
         assert!(progress().written && !progress().broke);
-        assert_eq!((attempt_end(), body_len()), (Some(end), Some(42)));
+        assert_eq!((ends().1, body_len()), (Some(end), Some(42)));
         assert!(outer.is_cancelled());
         assert!(join(&socket()).is_err());
         drop(outer);
         assert!(!cancelled());
-        assert_eq!(attempt_end(), None);
+        assert_eq!(ends().1, None);
     }
 
     #[test]
@@ -350,7 +346,7 @@ mod tests {
         assert!(caught.is_err());
         assert_eq!(progress().stage(), Stage::NotSent);
         assert!(progress().reused);
-        assert_eq!(attempt_end(), Some(end));
+        assert_eq!(ends().1, Some(end));
         assert!(!outer.is_cancelled());
     }
 }

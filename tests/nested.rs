@@ -115,10 +115,18 @@ fn a_failed_inner_call_leaves_a_sent_request_unretried() {
     assert_refused(inner.borrow().as_ref().expect("the inner call ran"));
 }
 
-/// Asserts `result` is the outer call's own timeout: `limit`, the request
-/// sent, one attempt, and that it took no less and not much more.
-fn assert_outer_timeout(result: Result<Token, Error>, limit: Duration, took: Duration) {
-    let err = result.unwrap_err();
+/// Makes the outer call, to a server that never answers, with a 500 ms
+/// timeout (and whatever the logger is set to do inside it), and asserts it
+/// ends with its own timeout: its limit, the request sent, one attempt (the
+/// server read one request), no sooner and not much later.
+fn outer_call_times_out_on_its_own_terms() {
+    let silent = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
+    let limit = Duration::from_millis(500);
+    let started = Instant::now();
+    let err = client(&silent.url(), limit, 2)
+        .create_token(&request())
+        .unwrap_err();
+    common::assert_ended_on_time(started.elapsed(), limit);
     assert!(
         matches!(
             err,
@@ -127,25 +135,19 @@ fn assert_outer_timeout(result: Result<Token, Error>, limit: Duration, took: Dur
         ),
         "{err:?}"
     );
-    common::assert_ended_on_time(took, limit);
+    assert_eq!(silent.request_count(), 1);
 }
 
 #[test]
 fn an_inner_call_does_not_lend_the_outer_one_its_deadline_or_limit() {
-    let silent = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
-    let limit = Duration::from_millis(500);
     let inner = Slot::default();
     keep(&inner, refused_call);
-    let started = Instant::now();
-    let result = client(&silent.url(), limit, 2).create_token(&request());
-    assert_outer_timeout(result, limit, started.elapsed());
-    assert_eq!(silent.request_count(), 1);
+    outer_call_times_out_on_its_own_terms();
     assert_refused(inner.borrow().as_ref().expect("the inner call ran"));
 }
 
 #[test]
 fn three_calls_deep_each_gets_its_own_result() {
-    let silent = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
     let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
     let middle_url = fake.url();
     let (middle, innermost) = (Slot::default(), Slot::default());
@@ -156,10 +158,7 @@ fn three_calls_deep_each_gets_its_own_result() {
         let token = client(&middle_url, Duration::from_secs(5), 2).create_token(&request());
         *middle_slot.borrow_mut() = Some(token);
     });
-    let limit = Duration::from_millis(500);
-    let started = Instant::now();
-    let result = client(&silent.url(), limit, 2).create_token(&request());
-    assert_outer_timeout(result, limit, started.elapsed());
+    outer_call_times_out_on_its_own_terms();
     let middle = middle.borrow_mut().take().expect("the middle call ran");
     assert_eq!(middle.expect("the middle call minted").attempts(), 1);
     assert_eq!(fake.request_count(), 1);
@@ -168,7 +167,6 @@ fn three_calls_deep_each_gets_its_own_result() {
 
 #[test]
 fn an_inner_call_that_panics_leaves_the_outer_ones_result_right() {
-    let silent = FaultServer::start(Fault::Stall(Duration::from_secs(10))).unwrap();
     let fake = FakeServer::start(PROJECT, API_TOKEN).unwrap();
     let inner_url = fake.url();
     let caught = Rc::new(RefCell::new(false));
@@ -181,12 +179,8 @@ fn an_inner_call_that_panics_leaves_the_outer_ones_result_right() {
         let unwound = panic::catch_unwind(AssertUnwindSafe(|| inner.create_token(&request())));
         *caught_in_logger.borrow_mut() = unwound.is_err();
     });
-    let limit = Duration::from_millis(500);
-    let started = Instant::now();
-    let result = client(&silent.url(), limit, 2).create_token(&request());
-    assert_outer_timeout(result, limit, started.elapsed());
+    outer_call_times_out_on_its_own_terms();
     assert!(*caught.borrow(), "the inner call panicked");
-    assert_eq!(silent.request_count(), 1);
     assert_eq!(fake.request_count(), 1);
 }
 

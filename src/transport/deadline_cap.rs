@@ -24,8 +24,9 @@ pub(super) fn capped(asked: Option<Instant>) -> (Option<Instant>, bool) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let set_up = first(asked, scope::setup_end());
-    match (set_up, scope::attempt_end()) {
+    let (set_up_end, attempt_end) = scope::ends();
+    let set_up = first(asked, set_up_end);
+    match (set_up, attempt_end) {
         (Some(set_up), Some(end)) if end < set_up => (Some(end), true),
         (None, Some(end)) => (Some(end), true),
         (set_up, _) => (set_up, false),
